@@ -1,0 +1,37 @@
+package harness
+
+import "time"
+
+// Plan is a sequence of bursts to fire. A plan is plain data, drawn in full
+// before anything is sent: that way it can be saved, replayed and shrunk, and
+// the generator that drew it never runs on the firing goroutines.
+type Plan struct {
+	Bursts []Burst `json:"bursts"`
+}
+
+// Burst is a set of steps released together.
+type Burst struct {
+	Steps []Step `json:"steps"`
+}
+
+// Step is one request of one user within a burst.
+type Step struct {
+	// User is the login of the user who sends it.
+	User string `json:"user"`
+	// Request names a spec request.
+	Request string `json:"request"`
+	// Offset delays this step past the burst's release.
+	Offset time.Duration `json:"offset_ns,omitempty"`
+	// CancelAfter, when set, abandons the request this long after it was sent,
+	// the way a client that gives up does.
+	CancelAfter time.Duration `json:"cancel_after_ns,omitempty"`
+}
+
+// Len is the number of steps over all bursts.
+func (p Plan) Len() int {
+	n := 0
+	for _, b := range p.Bursts {
+		n += len(b.Steps)
+	}
+	return n
+}

@@ -1,0 +1,136 @@
+package harness
+
+import (
+	"time"
+
+	"github.com/crosstalk/crosstalk/harness/oracle"
+)
+
+// StreamVersion is the version of the JSON Lines result stream. Readers reject
+// streams with a newer major version instead of misreading them.
+const StreamVersion = 1
+
+// RecordType tags a line of the result stream.
+type RecordType string
+
+// Record types, in the order they appear: one header, then bursts, findings
+// and (with tracing) exchanges interleaved, then one verdict.
+const (
+	RecordHeader   RecordType = "header"
+	RecordBurst    RecordType = "burst"
+	RecordFinding  RecordType = "finding"
+	RecordExchange RecordType = "exchange"
+	RecordVerdict  RecordType = "verdict"
+)
+
+// Record is one line of the result stream. Exactly one of the pointers is set,
+// matching Type. Every report reads a sequence of Records, so a stream saved
+// by one run can be rendered again in any format.
+type Record struct {
+	V        int           `json:"v"`
+	Type     RecordType    `json:"type"`
+	Header   *Header       `json:"header,omitempty"`
+	Burst    *BurstSummary `json:"burst,omitempty"`
+	Finding  *Finding      `json:"finding,omitempty"`
+	Exchange *Exchange     `json:"exchange,omitempty"`
+	Verdict  *Outcome      `json:"verdict,omitempty"`
+}
+
+// Header opens a stream: what was tested, how and with what.
+type Header struct {
+	Spec     string    `json:"spec"`
+	SpecFile string    `json:"spec_file,omitempty"`
+	Target   string    `json:"target"`
+	Sync     string    `json:"sync"`
+	Users    []string  `json:"users"`
+	Started  time.Time `json:"started"`
+	// Requests maps each request name to its data kind (mail, attachment, ...).
+	Requests []RequestInfo `json:"requests"`
+	// Markers counts the markers of each kind over all users.
+	Markers map[oracle.Kind]int `json:"markers"`
+	// Budget as asked for: zero means unbounded on that axis.
+	Duration    time.Duration `json:"duration_ns,omitempty"`
+	MaxRequests int           `json:"max_requests,omitempty"`
+	BurstSize   int           `json:"burst_size"`
+}
+
+// RequestInfo names a spec request and the kind of data it returns.
+type RequestInfo struct {
+	Name string `json:"name"`
+	Data string `json:"data"`
+}
+
+// Exchange is one request and its response, with the times that matter for
+// judging how simultaneous a burst really was.
+type Exchange struct {
+	Burst   int    `json:"burst"`
+	Step    int    `json:"step"`
+	User    string `json:"user"`
+	Request string `json:"request"`
+	Method  string `json:"method"`
+	Path    string `json:"path"`
+	Status  int    `json:"status,omitempty"`
+	Bytes   int    `json:"bytes"`
+	// Sent is when the last byte of the request was written; FirstByte when
+	// the first byte of the response arrived; Done when the body was read.
+	Sent      time.Time `json:"sent"`
+	FirstByte time.Time `json:"first_byte,omitzero"`
+	Done      time.Time `json:"done"`
+	// Conn identifies the connection (its local address), so connection reuse
+	// and mix-ups can be told apart.
+	Conn string `json:"conn"`
+	// Arrival is the handler-entry time the target reported, if it does.
+	Arrival time.Time `json:"arrival,omitzero"`
+	Err     string    `json:"error,omitempty"`
+}
+
+// BurstSummary describes one released burst.
+type BurstSummary struct {
+	Burst   int       `json:"burst"`
+	Steps   int       `json:"steps"`
+	Users   []string  `json:"users"`
+	Release time.Time `json:"release"`
+	// ReleaseSkew is the time between the first and the last request of the
+	// burst leaving crosstalk.
+	ReleaseSkew time.Duration `json:"release_skew_ns"`
+	// ArrivalSpread is the spread of handler-entry times the target reported;
+	// zero when it reports none.
+	ArrivalSpread time.Duration `json:"arrival_spread_ns,omitempty"`
+	Errors        int           `json:"errors"`
+	Findings      int           `json:"findings"`
+}
+
+// Finding is a response to Viewer that carried data of Owner.
+type Finding struct {
+	Viewer string `json:"viewer"`
+	Owner  string `json:"owner"`
+	// Data is the kind of data exposed, from the request's spec ("mail",
+	// "attachment", "profile", ...).
+	Data    string `json:"data"`
+	Request string `json:"request"`
+	Method  string `json:"method"`
+	Path    string `json:"path"`
+	Burst   int    `json:"burst"`
+	Step    int    `json:"step"`
+	Conn    string `json:"conn"`
+	oracle.Match
+	Sent time.Time `json:"sent"`
+	Done time.Time `json:"done"`
+}
+
+// Outcome closes a stream with the verdict and the counts behind it.
+type Outcome struct {
+	Verdict Verdict `json:"verdict"`
+	// Reason explains the verdict in one sentence.
+	Reason   string        `json:"reason"`
+	Requests int           `json:"requests"`
+	Errors   int           `json:"errors"`
+	Bursts   int           `json:"bursts"`
+	Findings int           `json:"findings"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
+	// CutShort is set when the run stopped before its budget was spent: by
+	// Ctrl-C, a context deadline or an error the run could not go on past.
+	CutShort bool `json:"cut_short,omitempty"`
+	// LoginFailures names the users that could not log in, with why.
+	LoginFailures []string `json:"login_failures,omitempty"`
+}
