@@ -1,0 +1,129 @@
+// Command crosstalk proves that a multi-user web service keeps each user's data
+// to that user under concurrency, and finds and explains it when it does not.
+//
+// Run "crosstalk -h" for the subcommands and "crosstalk <command> -h" for each
+// one's flags and examples. Exit codes: 0 isolated, 1 leak, 2 usage or config
+// error, 3 inconclusive.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/crosstalk/crosstalk/harness"
+)
+
+// command is one subcommand. Each lives in its own file with its own FlagSet.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *env, args []string) int
+}
+
+// env is what a subcommand may touch of the process, so tests can run the
+// commands in-process.
+type env struct {
+	stdout, stderr io.Writer
+	// tty says whether stderr is a terminal: progress is drawn only then.
+	tty bool
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "find the 2008 last-login leak in the built-in webmail, then show the fixed one isolated", runDemo},
+		{"run", "hunt for cross-user leaks in a target described by a spec", runRun},
+		{"serve", "run the built-in webmail, with a bug of your choice, on loopback", runServe},
+		{"report", "render a saved result stream as text, json, junit or markdown", runReport},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}
+	code := dispatch(ctx, e, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func dispatch(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		topUsage(e.stderr)
+		if len(args) == 0 {
+			return harness.ExitUsage
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "crosstalk: unknown command %q\n\n", args[0])
+	topUsage(e.stderr)
+	return harness.ExitUsage
+}
+
+func topUsage(w io.Writer) {
+	fmt.Fprintf(w, `crosstalk fires near-simultaneous requests from many users at a web service and
+reports any response that carries another user's data.
+
+Usage:
+  crosstalk <command> [flags]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, `
+Examples:
+  crosstalk demo
+  crosstalk serve -bug lastlogin &
+  crosstalk run -target targets/webmail/webmail.yaml -duration 10s
+  crosstalk report -in results.jsonl -format junit > junit.xml
+
+Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
+Run "crosstalk <command> -h" for a command's flags.
+`)
+}
+
+// newFlagSet returns a FlagSet whose -h prints the usage text (with examples)
+// and then the flags.
+func newFlagSet(e *env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("crosstalk "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "%s\nFlags:\n", strings.TrimSpace(usage)+"\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; it returns an exit code and false when the command
+// must stop (after -h: 0; after a bad flag: 2).
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return harness.ExitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return harness.ExitUsage, false
+	}
+	return 0, true
+}
+
+// usageErr prints a usage or config error and returns exit code 2.
+func usageErr(e *env, format string, a ...any) int {
+	fmt.Fprintf(e.stderr, "crosstalk: "+format+"\n", a...)
+	return harness.ExitUsage
+}

@@ -1,0 +1,164 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/crosstalk/crosstalk/harness/spec"
+)
+
+// ArrivalHeader is the response header in which a target may report when its
+// handler started, in Unix nanoseconds. The built-in webmail sends it when
+// asked to; with it, a burst's spread can be measured where it matters, at the
+// server, not only at the client.
+const ArrivalHeader = "X-Arrival-Ns"
+
+// shot is a step made ready to fire: its user's session, the serialised
+// request and a warm connection to send it on.
+type shot struct {
+	step Step
+	idx  int
+	ss   *Session
+	req  *spec.Request
+	wire wireRequest
+	c    *conn
+
+	ex       Exchange
+	resp     response
+	err      error
+	canceled bool
+}
+
+// prepare builds and connects every step of a burst before the release, so
+// that nothing but the write itself happens inside the timed window.
+func prepare(ctx context.Context, burst int, b Burst, sessions map[string]*Session, s *spec.Spec) []*shot {
+	shots := make([]*shot, len(b.Steps))
+	for i, st := range b.Steps {
+		sh := &shot{step: st, idx: i, ex: Exchange{Burst: burst, Step: i, User: st.User, Request: st.Request}}
+		shots[i] = sh
+		ss, ok := sessions[st.User]
+		if !ok {
+			sh.err = fmt.Errorf("plan names unknown user %q", st.User)
+			continue
+		}
+		sh.ss = ss
+		if sh.req = s.Request(st.Request); sh.req == nil {
+			sh.err = fmt.Errorf("plan names unknown request %q", st.Request)
+			continue
+		}
+		if sh.wire, sh.err = ss.build(sh.req); sh.err != nil {
+			continue
+		}
+		sh.ex.Method, sh.ex.Path = sh.wire.method, sh.wire.path
+		if sh.c, sh.err = ss.acquire(ctx); sh.err == nil {
+			sh.ex.Conn = sh.c.id
+		}
+	}
+	for _, sh := range shots {
+		if sh.err != nil {
+			sh.ex.Err = sh.err.Error()
+		}
+	}
+	return shots
+}
+
+// fireBarrier releases a prepared burst: one goroutine per step, all parked on
+// one channel that is closed at the release. It is the simplest strategy and
+// the baseline the others are measured against.
+func fireBarrier(shots []*shot, timeout time.Duration, maxBody int64) time.Time {
+	var ready, done sync.WaitGroup
+	gate := make(chan struct{})
+	var release time.Time
+	for _, sh := range shots {
+		if sh.c == nil {
+			continue
+		}
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-gate
+			if sh.step.Offset > 0 {
+				waitUntil(release.Add(sh.step.Offset))
+			}
+			sh.send(timeout, maxBody)
+		}()
+	}
+	ready.Wait()
+	release = time.Now()
+	close(gate)
+	done.Wait()
+	return release
+}
+
+// send performs the shot's round trip. A step with CancelAfter gets a deadline
+// that short and, when it hits, counts as a client cancel, not a target error.
+func (sh *shot) send(timeout time.Duration, maxBody int64) {
+	limit := timeout
+	if sh.step.CancelAfter > 0 && sh.step.CancelAfter < timeout {
+		limit = sh.step.CancelAfter
+	}
+	sent, resp, err := sh.c.roundTrip(sh.wire, time.Now().Add(limit), maxBody)
+	sh.ex.Sent, sh.ex.FirstByte, sh.ex.Done = sent, resp.firstByte, time.Now()
+	sh.resp, sh.err = resp, err
+	sh.ex.Status, sh.ex.Bytes = resp.status, len(resp.body)
+	if err != nil {
+		if sh.step.CancelAfter > 0 && limit == sh.step.CancelAfter && isTimeout(err) {
+			sh.canceled = true
+			sh.ex.Err = "canceled by the client after " + sh.step.CancelAfter.String()
+		} else {
+			sh.ex.Err = describeErr(err, timeout)
+		}
+	}
+	if v := resp.header.Get(ArrivalHeader); v != "" {
+		if ns, perr := strconv.ParseInt(v, 10, 64); perr == nil {
+			sh.ex.Arrival = time.Unix(0, ns)
+		}
+	}
+}
+
+// waitUntil spins until t. Offsets are microseconds, far below what a timer
+// can hit, so it yields instead of sleeping.
+func waitUntil(t time.Time) {
+	for time.Now().Before(t) {
+		runtime.Gosched()
+	}
+}
+
+// burstTimes works out the release skew and, where the target reports it, the
+// arrival spread of a fired burst.
+func burstTimes(shots []*shot) (skew, spread time.Duration) {
+	var minS, maxS, minA, maxA time.Time
+	arrivals := 0
+	for _, sh := range shots {
+		if !sh.ex.Sent.IsZero() {
+			if minS.IsZero() || sh.ex.Sent.Before(minS) {
+				minS = sh.ex.Sent
+			}
+			if sh.ex.Sent.After(maxS) {
+				maxS = sh.ex.Sent
+			}
+		}
+		if !sh.ex.Arrival.IsZero() {
+			arrivals++
+			if minA.IsZero() || sh.ex.Arrival.Before(minA) {
+				minA = sh.ex.Arrival
+			}
+			if sh.ex.Arrival.After(maxA) {
+				maxA = sh.ex.Arrival
+			}
+		}
+	}
+	if !minS.IsZero() {
+		skew = maxS.Sub(minS)
+	}
+	if arrivals > 1 {
+		spread = maxA.Sub(minA)
+	}
+	return skew, spread
+}

@@ -1,0 +1,367 @@
+package harness
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/crosstalk/crosstalk/harness/oracle"
+	"github.com/crosstalk/crosstalk/harness/spec"
+)
+
+// Session is one user's logged-in state: cookies or token, the values
+// extracted from that user's own responses, and the user's idle connections.
+// Each user gets connections of its own, as a real browser would, so that a
+// leak across users cannot be blamed on crosstalk sharing a socket.
+type Session struct {
+	User spec.User
+	// N is the user's 1-based position in the spec.
+	N int
+
+	spec    *spec.Spec
+	base    *url.URL
+	d       *dialer
+	jar     *cookiejar.Jar
+	token   string
+	canary  []string // canaries planted by seed requests
+	mu      sync.Mutex
+	vars    map[string][]string
+	idle    []*conn
+	rng     *rand.Rand
+	failIf  *regexp.Regexp
+	authHdr [2]string
+}
+
+func newSession(s *spec.Spec, base *url.URL, d *dialer, u spec.User, n int, seed uint64) (*Session, error) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, err
+	}
+	ss := &Session{User: u, N: n, spec: s, base: base, d: d, jar: jar, vars: map[string][]string{},
+		rng: rand.New(rand.NewPCG(seed, uint64(n)))}
+	if s.Login.FailIf != "" {
+		// Load validated it already; an error here is a spec built in code.
+		if ss.failIf, err = regexp.Compile(s.Login.FailIf); err != nil {
+			return nil, fmt.Errorf("login.fail_if: %w", err)
+		}
+	}
+	if h := s.Login.AuthHeader; h != "" {
+		name, value, _ := strings.Cut(h, ":")
+		ss.authHdr = [2]string{strings.TrimSpace(name), strings.TrimSpace(value)}
+	}
+	if s.Login.Type == spec.LoginBearer {
+		ss.token = u.Token
+		if ss.authHdr[0] == "" {
+			ss.authHdr = [2]string{"Authorization", "Bearer {{token}}"}
+		}
+	}
+	return ss, nil
+}
+
+// lookup resolves a template variable for this user. Extracted values that
+// matched several times are picked at random on each use.
+func (ss *Session) lookup(name string) (string, bool) {
+	switch name {
+	case "login":
+		return ss.User.Login, true
+	case "password":
+		return ss.User.Password, true
+	case "email":
+		return ss.User.Email, true
+	case "token":
+		return ss.token, ss.token != ""
+	case "n":
+		return strconv.Itoa(ss.N), true
+	case "canary":
+		c := oracle.NewCanary()
+		ss.canary = append(ss.canary, c)
+		return c, true
+	}
+	if v, ok := ss.User.Vars[name]; ok {
+		return v, true
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if vs := ss.vars[name]; len(vs) > 0 {
+		return vs[ss.rng.IntN(len(vs))], true
+	}
+	return "", false
+}
+
+// ready reports whether every variable the request needs has a value yet: a
+// request that opens a message cannot run before the inbox was listed.
+func (ss *Session) ready(r *spec.Request) bool {
+	for _, s := range templated(r) {
+		for _, v := range spec.Vars(s) {
+			if _, ok := ss.lookupNoDraw(v); !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (ss *Session) lookupNoDraw(name string) (string, bool) {
+	if name == "canary" {
+		return "", true
+	}
+	return ss.lookup(name)
+}
+
+func templated(r *spec.Request) []string {
+	out := []string{r.Path, r.Body}
+	for _, v := range r.Headers {
+		out = append(out, v)
+	}
+	return out
+}
+
+// build expands a spec request for this user and serialises it with the
+// user's credentials.
+func (ss *Session) build(r *spec.Request) (wireRequest, error) {
+	path, err := spec.Expand(r.Path, ss.lookup)
+	if err != nil {
+		return wireRequest{}, fmt.Errorf("request %s: path: %w", r.Name, err)
+	}
+	body, err := spec.Expand(r.Body, ss.lookup)
+	if err != nil {
+		return wireRequest{}, fmt.Errorf("request %s: body: %w", r.Name, err)
+	}
+	h := http.Header{}
+	for k, v := range r.Headers {
+		ev, err := spec.Expand(v, ss.lookup)
+		if err != nil {
+			return wireRequest{}, fmt.Errorf("request %s: header %s: %w", r.Name, k, err)
+		}
+		h.Set(k, ev)
+	}
+	if err := ss.authorize(h); err != nil {
+		return wireRequest{}, err
+	}
+	return buildRequest(ss.base, r.Method, path, h, []byte(body)), nil
+}
+
+// authorize adds the session's credentials to h.
+func (ss *Session) authorize(h http.Header) error {
+	switch {
+	case ss.spec.Login.Type == spec.LoginBasic:
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ss.User.Login+":"+ss.User.Password)))
+	case ss.authHdr[0] != "" && ss.token != "":
+		v, err := spec.Expand(ss.authHdr[1], ss.lookup)
+		if err != nil {
+			return fmt.Errorf("login.auth_header: %w", err)
+		}
+		h.Set(ss.authHdr[0], v)
+	}
+	if cs := ss.jar.Cookies(ss.base); len(cs) > 0 {
+		parts := make([]string, len(cs))
+		for i, c := range cs {
+			parts[i] = c.Name + "=" + c.Value
+		}
+		h.Set("Cookie", strings.Join(parts, "; "))
+	}
+	return nil
+}
+
+// acquire returns an idle connection of this user, or dials a new one.
+func (ss *Session) acquire(ctx context.Context) (*conn, error) {
+	ss.mu.Lock()
+	for len(ss.idle) > 0 {
+		c := ss.idle[len(ss.idle)-1]
+		ss.idle = ss.idle[:len(ss.idle)-1]
+		if !c.dead {
+			ss.mu.Unlock()
+			return c, nil
+		}
+	}
+	ss.mu.Unlock()
+	return ss.d.dial(ctx)
+}
+
+func (ss *Session) release(c *conn) {
+	if c.dead {
+		c.close()
+		return
+	}
+	ss.mu.Lock()
+	ss.idle = append(ss.idle, c)
+	ss.mu.Unlock()
+}
+
+func (ss *Session) closeAll() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for _, c := range ss.idle {
+		c.close()
+	}
+	ss.idle = nil
+}
+
+// do sends one request on one of the user's connections, outside any burst:
+// logins, seeds and baselines.
+func (ss *Session) do(ctx context.Context, req wireRequest) (Exchange, response, error) {
+	ex := Exchange{User: ss.User.Login, Method: req.method, Path: req.path}
+	c, err := ss.acquire(ctx)
+	if err != nil {
+		ex.Err = describeErr(err, ss.d.timeout)
+		ex.Done = time.Now()
+		return ex, response{}, err
+	}
+	ex.Conn = c.id
+	sent, resp, err := c.roundTrip(req, time.Now().Add(ss.d.timeout), ss.d.maxBody)
+	ss.release(c)
+	ex.Sent, ex.FirstByte, ex.Done = sent, resp.firstByte, time.Now()
+	ex.Status, ex.Bytes = resp.status, len(resp.body)
+	if err != nil {
+		ex.Err = describeErr(err, ss.d.timeout)
+	}
+	ss.absorb(resp)
+	return ex, resp, err
+}
+
+// absorb keeps cookies the target set, as a browser would.
+func (ss *Session) absorb(resp response) {
+	if resp.header == nil {
+		return
+	}
+	if cs := (&http.Response{Header: resp.header}).Cookies(); len(cs) > 0 {
+		ss.jar.SetCookies(ss.base, cs)
+	}
+}
+
+// extract stores the values r's extract rules find in a response of this
+// user. It only ever reads the user's own responses, so a leaked response can
+// at worst steer later requests of the same user, never of another.
+func (ss *Session) extract(r []spec.Extract, resp response, body []byte) {
+	for _, e := range r {
+		var vals []string
+		switch {
+		case e.JSON != "":
+			vals, _ = spec.ExtractJSON(e.JSON, body)
+		case e.Regexp != "":
+			vals, _ = spec.ExtractRegexp(e.Regexp, body)
+		case e.Header != "":
+			vals = resp.header.Values(e.Header)
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		ss.mu.Lock()
+		ss.vars[e.Var] = slices.Clone(vals)
+		ss.mu.Unlock()
+	}
+}
+
+// login runs the spec's login flow for this user. The error it returns names
+// the user and says what went wrong.
+func (ss *Session) login(ctx context.Context) error {
+	l := ss.spec.Login
+	switch l.Type {
+	case spec.LoginBasic, spec.LoginNone:
+		return nil
+	case spec.LoginBearer:
+		if ss.token == "" {
+			return fmt.Errorf("user %s: no bearer token", ss.User.Login)
+		}
+		return nil
+	}
+	h := http.Header{}
+	for k, v := range l.Headers {
+		ev, err := spec.Expand(v, ss.lookup)
+		if err != nil {
+			return fmt.Errorf("user %s: login header %s: %w", ss.User.Login, k, err)
+		}
+		h.Set(k, ev)
+	}
+	var body string
+	if l.Type == spec.LoginForm {
+		form := url.Values{}
+		for k, v := range l.Form {
+			ev, err := spec.Expand(v, ss.lookup)
+			if err != nil {
+				return fmt.Errorf("user %s: login form field %s: %w", ss.User.Login, k, err)
+			}
+			form.Set(k, ev)
+		}
+		body = form.Encode()
+		if h.Get("Content-Type") == "" {
+			h.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	} else {
+		b, err := spec.Expand(l.Body, ss.lookup)
+		if err != nil {
+			return fmt.Errorf("user %s: login body: %w", ss.User.Login, err)
+		}
+		body = b
+		if h.Get("Content-Type") == "" {
+			h.Set("Content-Type", "application/json")
+		}
+	}
+	if cs := ss.jar.Cookies(ss.base); len(cs) > 0 {
+		// A login page may have set a pre-session cookie (CSRF); send it back.
+		if err := ss.authorize(h); err != nil {
+			return err
+		}
+	}
+	_, resp, err := ss.do(ctx, buildRequest(ss.base, l.Method, l.Path, h, []byte(body)))
+	if err != nil {
+		return fmt.Errorf("user %s: login request %s %s: %w", ss.User.Login, l.Method, l.Path, err)
+	}
+	plain, _ := decodeContent(resp.header, resp.body)
+	if !loginStatusOK(l.ExpectStatus, resp.status) {
+		return fmt.Errorf("user %s: login failed: %s %s answered %d", ss.User.Login, l.Method, l.Path, resp.status)
+	}
+	if ss.failIf != nil && ss.failIf.Match(plain) {
+		return fmt.Errorf("user %s: login failed: the response matched fail_if %q", ss.User.Login, l.FailIf)
+	}
+	if l.Session == spec.SessionToken {
+		if l.Token == nil {
+			return fmt.Errorf("user %s: login.session is token but login.token is not set", ss.User.Login)
+		}
+		ss.extract([]spec.Extract{*l.Token}, resp, plain)
+		v, ok := ss.lookupNoDraw(l.Token.Var)
+		if !ok || v == "" {
+			return fmt.Errorf("user %s: login answered %d but no token was found by login.token", ss.User.Login, resp.status)
+		}
+		ss.token = v
+		return nil
+	}
+	if len(ss.jar.Cookies(ss.base)) == 0 {
+		return fmt.Errorf("user %s: login answered %d but set no session cookie", ss.User.Login, resp.status)
+	}
+	return nil
+}
+
+func loginStatusOK(expect []int, status int) bool {
+	if len(expect) == 0 {
+		return status >= 200 && status < 400
+	}
+	return slices.Contains(expect, status)
+}
+
+// secrets lists the values of this session that must never appear in
+// evidence, and that are markers of this user if they show up elsewhere.
+func (ss *Session) secrets() []oracle.Marker {
+	var out []oracle.Marker
+	add := func(v, label string) {
+		if len(v) >= 6 {
+			out = append(out, oracle.Marker{Owner: ss.User.Login, Kind: oracle.Identity, Value: v, Label: label, Secret: true})
+		}
+	}
+	add(ss.User.Password, "password")
+	add(ss.token, "session token")
+	for _, c := range ss.jar.Cookies(ss.base) {
+		add(c.Value, "session cookie "+c.Name)
+	}
+	return out
+}
