@@ -329,11 +329,13 @@ func (ss *Session) login(ctx context.Context) error {
 			return fmt.Errorf("user %s: login.session is token but login.token is not set", ss.User.Login)
 		}
 		ss.extract([]spec.Extract{*l.Token}, resp, plain)
-		v, ok := ss.lookupNoDraw(l.Token.Var)
-		if !ok || v == "" {
+		ss.mu.Lock()
+		vs := ss.vars[l.Token.Var]
+		ss.mu.Unlock()
+		if len(vs) == 0 || vs[0] == "" {
 			return fmt.Errorf("user %s: login answered %d but no token was found by login.token", ss.User.Login, resp.status)
 		}
-		ss.token = v
+		ss.token = vs[0]
 		return nil
 	}
 	if len(ss.jar.Cookies(ss.base)) == 0 {

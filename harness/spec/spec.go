@@ -1,13 +1,3 @@
-// Package spec describes an HTTP target for crosstalk: where it is, who its users
-// are, how they log in, which requests they make and how to plant canaries in
-// their data.
-//
-// A spec is written in YAML or JSON (JSON is read as YAML, so both give the same
-// error positions). [Load] reads a file, fills in defaults, resolves users from a
-// list, a pattern or a CSV file, reads secrets from the environment and checks
-// every template variable. Every error it returns is a [*Error] that names the
-// file, the line and the field, because a spec is usually edited by hand and a
-// bare "invalid value" is no help at 2 a.m.
 package spec
 
 import "time"
@@ -35,6 +25,12 @@ type Spec struct {
 	// Resolved holds every user after list, pattern and CSV are expanded and
 	// secrets are read from the environment. It is what the harness uses.
 	Resolved []User `yaml:"-" json:"-"`
+
+	// pos and set come from parsing: where each field was written, and which
+	// fields were given at all. Validate uses them to point at lines, and to
+	// tell "weight: 0" (an error) from a weight left out (a default).
+	pos map[string]position
+	set map[string]bool
 }
 
 // Users gives the users in one of three ways; exactly one must be set.
@@ -43,7 +39,8 @@ type Users struct {
 	Pattern *Pattern `yaml:"pattern,omitempty" json:"pattern,omitempty"`
 	// CSV is a path, relative to the spec file, with a header row naming the
 	// User fields (login, password, password_env, token, token_env, email,
-	// markers). Several markers in one cell are separated by "|".
+	// markers) and "vars.NAME" columns for user vars. Several markers in one
+	// cell are separated by "|"; lines starting with "#" are comments.
 	CSV string `yaml:"csv,omitempty" json:"csv,omitempty"`
 }
 
@@ -59,6 +56,7 @@ type User struct {
 	// Markers are static strings that only this user's data contains.
 	Markers []string `yaml:"markers,omitempty" json:"markers,omitempty"`
 	// Vars are extra template values for this user, e.g. an account id.
+	// Every user must define the same names.
 	Vars map[string]string `yaml:"vars,omitempty" json:"vars,omitempty"`
 }
 
@@ -72,6 +70,8 @@ type Pattern struct {
 	PasswordEnv string   `yaml:"password_env,omitempty" json:"password_env,omitempty"`
 	Email       string   `yaml:"email,omitempty" json:"email,omitempty"`
 	Markers     []string `yaml:"markers,omitempty" json:"markers,omitempty"`
+	// Vars become every user's Vars, with "{{n}}" expanded in the values.
+	Vars map[string]string `yaml:"vars,omitempty" json:"vars,omitempty"`
 }
 
 // Login types.
@@ -146,7 +146,8 @@ type Request struct {
 // one.
 type Extract struct {
 	Var string `yaml:"var" json:"var"`
-	// JSON is a JSONPath such as "$.messages[*].id".
+	// JSON is a JSONPath such as "$.messages[*].id", in the subset that
+	// [ExtractJSON] evaluates.
 	JSON string `yaml:"json,omitempty" json:"json,omitempty"`
 	// Regexp is matched on the body; its first group (or the whole match) is
 	// the value.
@@ -157,7 +158,8 @@ type Extract struct {
 
 // Limits bound every request and decide when errors make a run inconclusive.
 type Limits struct {
-	// Timeout applies to every request (default 5s).
+	// Timeout applies to every request (default 5s). In a spec it is
+	// written with a unit, such as "5s" or "250ms".
 	Timeout time.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	// MaxBody caps the bytes read of any response body (default 4 MiB).
 	MaxBody int64 `yaml:"max_body,omitempty" json:"max_body,omitempty"`

@@ -1,0 +1,184 @@
+package reports
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/crosstalk/crosstalk/harness"
+)
+
+// maxLineBytes bounds one line of the result stream. Findings carry evidence
+// excerpts and exchanges carry paths, so lines can be long; the bound keeps a
+// corrupt or hostile file from growing the read buffer without limit.
+const maxLineBytes = 64 << 20
+
+// Encoder writes records as JSON Lines, one [harness.Record] per line.
+//
+// It is safe for concurrent use: each record is written with a single Write,
+// under a lock, so lines from different goroutines never interleave.
+type Encoder struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// NewEncoder returns an [Encoder] writing to w.
+func NewEncoder(w io.Writer) *Encoder {
+	e := &Encoder{w: w}
+	e.enc = json.NewEncoder(&e.buf)
+	// Evidence excerpts are mostly HTML and JSON; escaping <, > and & would
+	// make the stream much harder to grep for a marker.
+	e.enc.SetEscapeHTML(false)
+	return e
+}
+
+// Encode writes r as one line. A zero r.V is set to [harness.StreamVersion],
+// so producers do not have to remember it.
+func (e *Encoder) Encode(r harness.Record) error {
+	if r.V == 0 {
+		r.V = harness.StreamVersion
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.buf.Reset()
+	if err := e.enc.Encode(r); err != nil {
+		return fmt.Errorf("encode %s record: %w", r.Type, err)
+	}
+	if _, err := e.w.Write(e.buf.Bytes()); err != nil {
+		return fmt.Errorf("write %s record: %w", r.Type, err)
+	}
+	return nil
+}
+
+// Decoder reads records written by an [Encoder].
+//
+// Blank lines are skipped. Records of a type this build does not know are
+// skipped too, so an older build can still render a newer stream of the same
+// version. A record with a version newer than [harness.StreamVersion] is an
+// error rather than a guess. Every error names the line it happened on.
+//
+// A malformed line does not stop the decoder: the next call to
+// [Decoder.Decode] goes on with the following line. Read errors do stop it.
+type Decoder struct {
+	sc   *bufio.Scanner
+	line int
+	err  error // sticky: read errors and line-too-long
+}
+
+// NewDecoder returns a [Decoder] reading from r.
+func NewDecoder(r io.Reader) *Decoder {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
+	return &Decoder{sc: sc}
+}
+
+// probe is read before the full record so that the version and type are
+// checked before the payload: a newer stream may change a payload's shape,
+// and that must surface as "too new", not as a confusing type error.
+type probe struct {
+	V    *int               `json:"v"`
+	Type harness.RecordType `json:"type"`
+}
+
+// Decode returns the next record, or [io.EOF] after the last one.
+func (d *Decoder) Decode() (harness.Record, error) {
+	for {
+		if d.err != nil {
+			return harness.Record{}, d.err
+		}
+		if !d.sc.Scan() {
+			if err := d.sc.Err(); err != nil {
+				if errors.Is(err, bufio.ErrTooLong) {
+					d.err = fmt.Errorf("line %d: longer than %d MiB", d.line+1, maxLineBytes>>20)
+				} else {
+					d.err = fmt.Errorf("after line %d: %w", d.line, err)
+				}
+			} else {
+				d.err = io.EOF
+			}
+			return harness.Record{}, d.err
+		}
+		d.line++
+		line := bytes.TrimSpace(d.sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		rec, skip, err := parseLine(line)
+		if err != nil {
+			return harness.Record{}, fmt.Errorf("line %d: %w", d.line, err)
+		}
+		if skip {
+			continue
+		}
+		return rec, nil
+	}
+}
+
+func parseLine(line []byte) (rec harness.Record, skip bool, err error) {
+	var p probe
+	if err := json.Unmarshal(line, &p); err != nil {
+		return rec, false, fmt.Errorf("not a result record: %w", err)
+	}
+	if p.V == nil {
+		return rec, false, errors.New(`not a result record: no "v" field`)
+	}
+	if *p.V > harness.StreamVersion {
+		return rec, false, fmt.Errorf("stream version %d is newer than this build of crosstalk reads (version %d); upgrade crosstalk to read it",
+			*p.V, harness.StreamVersion)
+	}
+	if *p.V < 1 {
+		return rec, false, fmt.Errorf("invalid stream version %d", *p.V)
+	}
+	switch p.Type {
+	case harness.RecordHeader, harness.RecordBurst, harness.RecordFinding,
+		harness.RecordExchange, harness.RecordVerdict:
+	default:
+		return rec, true, nil
+	}
+	if err := json.Unmarshal(line, &rec); err != nil {
+		return rec, false, fmt.Errorf("%s record: %w", p.Type, err)
+	}
+	// Reports dereference the payload that matches the type, so a record
+	// without it is refused here rather than trusted later.
+	var missing bool
+	switch rec.Type {
+	case harness.RecordHeader:
+		missing = rec.Header == nil
+	case harness.RecordBurst:
+		missing = rec.Burst == nil
+	case harness.RecordFinding:
+		missing = rec.Finding == nil
+	case harness.RecordExchange:
+		missing = rec.Exchange == nil
+	case harness.RecordVerdict:
+		missing = rec.Verdict == nil
+	}
+	if missing {
+		return rec, false, fmt.Errorf("%s record has no %q field", rec.Type, string(rec.Type))
+	}
+	return rec, false, nil
+}
+
+// ReadAll decodes every record from r. On error it returns the records read
+// before the failing line along with the error, so a caller can still report
+// on a damaged stream if it chooses to.
+func ReadAll(r io.Reader) ([]harness.Record, error) {
+	d := NewDecoder(r)
+	var recs []harness.Record
+	for {
+		rec, err := d.Decode()
+		if errors.Is(err, io.EOF) {
+			return recs, nil
+		}
+		if err != nil {
+			return recs, err
+		}
+		recs = append(recs, rec)
+	}
+}
