@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -64,6 +65,25 @@ func prepare(ctx context.Context, burst int, b Burst, sessions map[string]*Sessi
 		}
 	}
 	return shots
+}
+
+// strategy releases a prepared burst and returns the release time. Every
+// shot with a connection must have sent its request, read its reply and
+// filled its exchange (see [shot.send]) by the time it returns.
+type strategy func(shots []*shot, timeout time.Duration, maxBody int64) time.Time
+
+// strategies maps -sync names to strategies. Strategies in other files add
+// themselves here from init.
+var strategies = map[string]strategy{SyncBarrier: fireBarrier}
+
+// Strategies lists the sync strategy names, sorted.
+func Strategies() []string {
+	names := make([]string, 0, len(strategies))
+	for n := range strategies {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // fireBarrier releases a prepared burst: one goroutine per step, all parked on

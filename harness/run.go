@@ -16,11 +16,10 @@ import (
 	"github.com/crosstalk/crosstalk/harness/spec"
 )
 
-// Sync strategies. The foundation fires with a barrier; the others are
-// selected by name so that plans and reports can say which one ran.
-const (
-	SyncBarrier = "barrier"
-)
+// SyncBarrier is the default sync strategy: one goroutine per step, released
+// together. Strategies are selected by name so that plans and reports can say
+// which one ran; [Strategies] lists them.
+const SyncBarrier = "barrier"
 
 // Options bound and shape a run. The zero value is not runnable: a run needs
 // a duration, a request budget or a plan, so that it always stops by itself.
@@ -125,8 +124,8 @@ func newRunner(s *spec.Spec, opts Options, sink Sink) (*runner, error) {
 	if opts.Sync == "" {
 		opts.Sync = SyncBarrier
 	}
-	if opts.Sync != SyncBarrier {
-		return nil, fmt.Errorf("%w: unknown sync strategy %q (known: %s)", ErrOptions, opts.Sync, SyncBarrier)
+	if _, ok := strategies[opts.Sync]; !ok {
+		return nil, fmt.Errorf("%w: unknown sync strategy %q (known: %s)", ErrOptions, opts.Sync, strings.Join(Strategies(), ", "))
 	}
 	if opts.BurstSize == 0 {
 		opts.BurstSize = min(8, len(s.Resolved))
@@ -392,7 +391,7 @@ func (r *runner) bursts(ctx context.Context) {
 			b = r.draw()
 		}
 		shots := prepare(ctx, n, b, r.sessions, r.spec)
-		release := fireBarrier(shots, r.spec.Limits.Timeout, r.spec.Limits.MaxBody)
+		release := strategies[r.opts.Sync](shots, r.spec.Limits.Timeout, r.spec.Limits.MaxBody)
 		skew, spread := burstTimes(shots)
 		before := r.out.Findings
 		errs := r.out.Errors

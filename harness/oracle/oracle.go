@@ -5,9 +5,20 @@
 // for any marker that does not belong to the viewer. It sees through content
 // encodings (gzip, deflate, br), chunked framing, JSON escapes, HTML entities,
 // percent-encoding, base64, quoted-printable and multipart bodies.
+//
+// Build an [Oracle] once with [New] from every user's markers, then call
+// [Oracle.Scan] on each response with the name of the user who received it.
+// [Learn] finds markers in baseline responses, [NewCanary] makes tokens for
+// seed requests, and [Oracle.Redact] keeps secrets out of any text written
+// for people.
 package oracle
 
-import "net/http"
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+)
 
 // Kind is where a marker comes from.
 type Kind string
@@ -64,4 +75,112 @@ type Match struct {
 	// Excerpt is a short stretch of decoded text around the marker, with every
 	// known secret redacted.
 	Excerpt string `json:"excerpt"`
+}
+
+// minValueLen is the shortest marker value [New] accepts: shorter values
+// would match by chance in ordinary text and in binary bodies.
+const minValueLen = 3
+
+// redactedText replaces secrets in every text the oracle writes.
+const redactedText = "[redacted]"
+
+// Oracle knows every user's markers and finds them in responses. Build one
+// with [New]; it is never modified afterwards, so one Oracle may be shared by
+// any number of goroutines.
+type Oracle struct {
+	markers []Marker // as given to New, for Markers
+	marks   []mark   // one per distinct value
+	ix      index
+	owners  map[string]int32
+	// secrets holds every Secret value, longest first, so that a secret
+	// containing another is redacted whole.
+	secrets   [][]byte
+	maxSecret int
+}
+
+// mark is one distinct marker value with what a Match needs about it.
+type mark struct {
+	Marker
+	owner int32
+	// display is what Match.Marker shows: the value, with any secret inside
+	// it redacted, or [redactedText] for a secret.
+	display string
+}
+
+// New builds an Oracle from every user's markers.
+//
+// It fails on a marker without an owner or value, on a value shorter than 3
+// bytes, on an unknown [Kind], on a value owned by two different users (the
+// oracle could not say whose data it saw), and on a Secret value that occurs
+// inside the text "[redacted]" (it could never be kept out of evidence).
+// Errors name the users and, unless the value is Secret, the value. The same
+// value given twice for one user is kept once, as Secret if either copy is.
+func New(markers []Marker) (*Oracle, error) {
+	o := &Oracle{markers: slices.Clone(markers), owners: map[string]int32{}}
+	byValue := make(map[string]int, len(markers))
+	for i, m := range markers {
+		switch {
+		case m.Owner == "":
+			return nil, fmt.Errorf("oracle: marker %d has no owner", i)
+		case m.Value == "":
+			return nil, fmt.Errorf("oracle: marker %d of user %q has an empty value", i, m.Owner)
+		case len(m.Value) < minValueLen:
+			if m.Secret {
+				return nil, fmt.Errorf("oracle: secret marker %d of user %q is shorter than %d bytes", i, m.Owner, minValueLen)
+			}
+			return nil, fmt.Errorf("oracle: marker %q of user %q is shorter than %d bytes", m.Value, m.Owner, minValueLen)
+		}
+		switch m.Kind {
+		case Canary, Static, Identity, Learned:
+		default:
+			return nil, fmt.Errorf("oracle: marker %d of user %q has unknown kind %q", i, m.Owner, m.Kind)
+		}
+		if m.Secret && strings.Contains(redactedText, m.Value) {
+			return nil, fmt.Errorf("oracle: secret marker %d of user %q occurs in %q and could not be redacted", i, m.Owner, redactedText)
+		}
+		if j, ok := byValue[m.Value]; ok {
+			prev := &o.marks[j]
+			if prev.Owner != m.Owner {
+				if prev.Secret || m.Secret {
+					return nil, fmt.Errorf("oracle: users %q and %q have the same secret marker value", prev.Owner, m.Owner)
+				}
+				return nil, fmt.Errorf("oracle: users %q and %q have the same marker value %q", prev.Owner, m.Owner, m.Value)
+			}
+			prev.Secret = prev.Secret || m.Secret
+			// A configured kind says more about the value than a learned one.
+			if prev.Kind == Learned && m.Kind != Learned {
+				prev.Kind, prev.Label = m.Kind, m.Label
+			}
+			continue
+		}
+		id, ok := o.owners[m.Owner]
+		if !ok {
+			id = int32(len(o.owners))
+			o.owners[m.Owner] = id
+		}
+		byValue[m.Value] = len(o.marks)
+		o.marks = append(o.marks, mark{Marker: m, owner: id})
+	}
+	for _, m := range o.marks {
+		if m.Secret {
+			o.secrets = append(o.secrets, []byte(m.Value))
+			o.maxSecret = max(o.maxSecret, len(m.Value))
+		}
+	}
+	slices.SortStableFunc(o.secrets, func(a, b []byte) int { return len(b) - len(a) })
+	for i := range o.marks {
+		m := &o.marks[i]
+		if m.Secret {
+			m.display = redactedText
+		} else {
+			m.display = o.Redact(m.Value)
+		}
+	}
+	o.ix = newIndex(o.marks)
+	return o, nil
+}
+
+// Markers returns a copy of the markers the Oracle was built with.
+func (o *Oracle) Markers() []Marker {
+	return slices.Clone(o.markers)
 }

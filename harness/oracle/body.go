@@ -1,0 +1,230 @@
+package oracle
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+)
+
+// maxInflate caps what one decompression may produce, so that a small
+// compressed bomb cannot take the memory of the scan.
+const maxInflate = 32 << 20
+
+// maxCodings is the most content codings applied to one body; real servers
+// use one.
+const maxCodings = 4
+
+// maxMultipartDepth bounds multipart bodies nested inside parts.
+const maxMultipartDepth = 3
+
+// isChunked reports whether the transfer codings end in chunked framing.
+func isChunked(te []string) bool {
+	for _, v := range te {
+		for _, c := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(c), "chunked") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// dechunk removes chunked framing. It keeps whatever it could decode from a
+// truncated or damaged capture, and returns nil if not even the first chunk
+// header parses.
+func dechunk(b []byte) []byte {
+	var out []byte
+	ok := false
+	for len(b) > 0 {
+		nl := bytes.IndexByte(b, '\n')
+		if nl < 0 {
+			break
+		}
+		line := b[:nl]
+		if k := bytes.IndexByte(line, ';'); k >= 0 {
+			line = line[:k] // chunk extensions
+		}
+		size, valid := parseChunkSize(bytes.TrimSpace(line))
+		if !valid {
+			break
+		}
+		ok = true
+		b = b[nl+1:]
+		if size == 0 {
+			break
+		}
+		if size > len(b) {
+			out = append(out, b...)
+			break
+		}
+		out = append(out, b[:size]...)
+		b = b[size:]
+		if bytes.HasPrefix(b, []byte("\r\n")) {
+			b = b[2:]
+		} else if len(b) > 0 && b[0] == '\n' {
+			b = b[1:]
+		}
+	}
+	if !ok {
+		return nil
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return out
+}
+
+func parseChunkSize(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false // 15 hex digits cannot overflow an int
+	}
+	n := 0
+	for _, c := range b {
+		d, ok := unhex(c)
+		if !ok {
+			return 0, false
+		}
+		n = n<<4 | int(d)
+	}
+	return n, true
+}
+
+// contentCodings lists the Content-Encoding of h in the order to undo them,
+// last applied first, without "identity".
+func contentCodings(h http.Header) []string {
+	var cs []string
+	for _, v := range h.Values("Content-Encoding") {
+		for _, c := range strings.Split(v, ",") {
+			c = strings.ToLower(strings.TrimSpace(c))
+			if c != "" && c != "identity" {
+				cs = append(cs, c)
+			}
+		}
+	}
+	slices.Reverse(cs)
+	return cs
+}
+
+// inflate undoes one content coding, reading at most limit bytes. A
+// truncated stream yields what was decoded before the damage; nil means
+// nothing could be decoded or the coding is unknown.
+func inflate(coding string, b []byte, limit int) (name string, out []byte) {
+	switch coding {
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return "gzip", nil
+		}
+		return "gzip", readCapped(zr, limit)
+	case "deflate":
+		// Servers disagree on whether deflate means zlib (as the RFC
+		// says) or raw deflate, so both are tried.
+		if zr, err := zlib.NewReader(bytes.NewReader(b)); err == nil {
+			if out := readCapped(zr, limit); len(out) > 0 {
+				return "deflate", out
+			}
+		}
+		return "deflate", readCapped(flate.NewReader(bytes.NewReader(b)), limit)
+	case "br":
+		return "br", readBrotli(b, limit)
+	}
+	return coding, nil
+}
+
+func readBrotli(b []byte, limit int) (out []byte) {
+	// The brotli decoder is a port of C code; a bug in it must cost one
+	// decoding, not the scan.
+	defer func() {
+		if recover() != nil {
+			out = nil
+		}
+	}()
+	return readCapped(brotli.NewReader(bytes.NewReader(b)), limit)
+}
+
+func readCapped(r io.Reader, limit int) []byte {
+	out, _ := io.ReadAll(io.LimitReader(r, int64(limit)))
+	if c, ok := r.(io.Closer); ok {
+		_ = c.Close()
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// isGzip reports whether b starts like a gzip stream, for bodies that are
+// compressed without saying so.
+func isGzip(b []byte) bool {
+	return len(b) >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8
+}
+
+// multipartBoundary returns the boundary of a multipart Content-Type, or "".
+func multipartBoundary(contentType string) string {
+	if contentType == "" {
+		return ""
+	}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || !strings.HasPrefix(mt, "multipart/") {
+		return ""
+	}
+	return params["boundary"]
+}
+
+// scanMultipart scans each part's headers and body, the body decoded by its
+// Content-Transfer-Encoding. A damaged body is scanned as far as it parses.
+func (s *scan) scanMultipart(chain string, body []byte, boundary string, depth int) {
+	chain = joinChain(chain, "multipart")
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for s.budget > 0 {
+		p, err := mr.NextRawPart()
+		if err != nil {
+			return
+		}
+		s.scanText("body", chain, 0, partHeader(p.Header))
+		data, _ := io.ReadAll(io.LimitReader(p, int64(s.budget)))
+		s.budget -= len(data)
+		partChain := chain
+		switch strings.ToLower(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding"))) {
+		case "base64":
+			data = decodeBase64Body(data)
+			partChain = joinChain(chain, "base64")
+		case "quoted-printable":
+			if d := qpDecode(data); d != nil {
+				data = d
+				partChain = joinChain(chain, "qp")
+			}
+		}
+		s.match("body", partChain, data)
+		if b := multipartBoundary(p.Header.Get("Content-Type")); b != "" && depth+1 < maxMultipartDepth {
+			s.scanMultipart(partChain, data, b, depth+1)
+		}
+		s.decodeText("body", partChain, 0, data)
+	}
+}
+
+// partHeader renders a part's header as text, sorted so scans repeat.
+func partHeader(h map[string][]string) []byte {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b bytes.Buffer
+	for _, k := range keys {
+		for _, v := range h[k] {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	return b.Bytes()
+}

@@ -1,0 +1,324 @@
+package oracle
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/andybalholm/brotli"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func compress(t testing.TB, w func(io.Writer) io.WriteCloser, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := w(&b)
+	_, err := zw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return b.Bytes()
+}
+
+func gzipped(t testing.TB, data []byte) []byte {
+	return compress(t, func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) }, data)
+}
+
+func chunked(data []byte, size int) []byte {
+	var b bytes.Buffer
+	for len(data) > 0 {
+		n := min(size, len(data))
+		fmt.Fprintf(&b, "%x\r\n%s\r\n", n, data[:n])
+		data = data[n:]
+	}
+	b.WriteString("0\r\n\r\n")
+	return b.Bytes()
+}
+
+// escapeAt JSON-escapes the byte at i of s as \u00XX.
+func escapeAt(s string, i int) string {
+	return s[:i] + fmt.Sprintf(`\u%04x`, s[i]) + s[i+1:]
+}
+
+// wrap splits s into lines of n bytes, as MIME does with base64.
+func wrap(s string, n int) string {
+	var b strings.Builder
+	for len(s) > n {
+		b.WriteString(s[:n] + "\r\n")
+		s = s[n:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// mustNotContain proves a case tests its decoder: the marker is nowhere in
+// the bytes as sent.
+func mustNotContain(t *testing.T, r Response, marker string) {
+	t.Helper()
+	require.NotContains(t, string(r.Body), marker)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			require.NotContains(t, k+": "+v, marker)
+		}
+	}
+}
+
+// Each case plants one of bob's markers where only its decoder can see it;
+// removing the decoder makes the case fail.
+func TestScanDecodings(t *testing.T) {
+	payload := []byte("<p>message from " + bobCanary + " for you</p>")
+	b64 := base64.StdEncoding.EncodeToString([]byte(`{"owner":"bob@example.com","note":"hi"}`))
+	jsonB64 := base64.StdEncoding.EncodeToString([]byte("x: " + bobCanary + "\n"))
+	cases := []struct {
+		name     string
+		resp     func(t *testing.T) Response
+		marker   string
+		where    string
+		encoding string
+	}{
+		{"gzip", func(t *testing.T) Response {
+			return bodyResp(gzipped(t, payload), "Content-Encoding", "gzip")
+		}, bobCanary, "body", "gzip"},
+		{"gzip without header", func(t *testing.T) Response {
+			return bodyResp(gzipped(t, payload))
+		}, bobCanary, "body", "gzip"},
+		{"deflate zlib", func(t *testing.T) Response {
+			z := compress(t, func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) }, payload)
+			return bodyResp(z, "Content-Encoding", "deflate")
+		}, bobCanary, "body", "deflate"},
+		{"deflate raw", func(t *testing.T) Response {
+			z := compress(t, func(w io.Writer) io.WriteCloser {
+				fw, err := flate.NewWriter(w, flate.BestSpeed)
+				require.NoError(t, err)
+				return fw
+			}, payload)
+			return bodyResp(z, "Content-Encoding", "deflate")
+		}, bobCanary, "body", "deflate"},
+		{"br", func(t *testing.T) Response {
+			z := compress(t, func(w io.Writer) io.WriteCloser { return brotli.NewWriter(w) }, payload)
+			return bodyResp(z, "Content-Encoding", "br")
+		}, bobCanary, "body", "br"},
+		{"two codings", func(t *testing.T) Response {
+			z := compress(t, func(w io.Writer) io.WriteCloser { return brotli.NewWriter(w) }, gzipped(t, payload))
+			return bodyResp(z, "Content-Encoding", "gzip, br")
+		}, bobCanary, "body", "br>gzip"},
+		{"chunked", func(t *testing.T) Response {
+			r := bodyResp(chunked(payload, 23))
+			r.TransferEncoding = []string{"chunked"}
+			return r
+		}, bobCanary, "body", "chunked"},
+		{"chunked gzip", func(t *testing.T) Response {
+			r := bodyResp(chunked(gzipped(t, payload), 7), "Content-Encoding", "gzip")
+			r.TransferEncoding = []string{"chunked"}
+			return r
+		}, bobCanary, "body", "chunked>gzip"},
+		{"json escapes", func(t *testing.T) Response {
+			return bodyResp([]byte(`{"from":"bob\u0040example.com","note":"` + escapeAt(bobCanary, 5) + `"}`))
+		}, "bob@example.com", "body", "json"},
+		{"html named entity", func(t *testing.T) Response {
+			return bodyResp([]byte("<b>bob&commat;example&period;com</b>"))
+		}, "bob@example.com", "body", "html"},
+		{"html numeric entities", func(t *testing.T) Response {
+			return bodyResp([]byte("<a>bob&#64;example&#x2E;com</a>"))
+		}, "bob@example.com", "body", "html"},
+		{"percent", func(t *testing.T) Response {
+			return bodyResp([]byte("<a href=/u?m=bob%40example.com>x</a>"))
+		}, "bob@example.com", "body", "percent"},
+		{"form plus", func(t *testing.T) Response {
+			return bodyResp([]byte("name=Bob+Builder&x=1"), "Content-Type", "application/x-www-form-urlencoded")
+		}, "Bob Builder", "body", "form"},
+		{"quoted-printable", func(t *testing.T) Response {
+			return bodyResp([]byte("note: " + bobCanary[:10] + "=\r\n" + bobCanary[10:] + " and bob=40example.com"))
+		}, bobCanary, "body", "qp"},
+		{"base64 std", func(t *testing.T) Response {
+			return bodyResp([]byte(`{"blob":"` + b64 + `"}`))
+		}, "bob@example.com", "body", "base64"},
+		{"base64 url unpadded", func(t *testing.T) Response {
+			s := base64.RawURLEncoding.EncodeToString([]byte("??>>" + bobCanary + "??>>"))
+			require.True(t, strings.ContainsAny(s, "-_"), "the test must use the URL alphabet")
+			return bodyResp([]byte("token=" + s + ";"))
+		}, bobCanary, "body", "base64"},
+		{"base64 glued to a word", func(t *testing.T) Response {
+			s := base64.StdEncoding.EncodeToString([]byte("owner " + bobCanary))
+			return bodyResp([]byte("<i>id_" + s + "</i>"))
+		}, bobCanary, "body", "base64"},
+		{"multipart base64 part", func(t *testing.T) Response {
+			enc := wrap(base64.StdEncoding.EncodeToString(payload), 20)
+			body := "--XyZ\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n" + enc + "\r\n--XyZ--\r\n"
+			return bodyResp([]byte(body), "Content-Type", `multipart/mixed; boundary="XyZ"`)
+		}, bobCanary, "body", "multipart>base64"},
+		{"multipart qp part", func(t *testing.T) Response {
+			body := "--b1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nto: bob=40example.com\r\n--b1--\r\n"
+			return bodyResp([]byte(body), "Content-Type", "multipart/form-data; boundary=b1")
+		}, "bob@example.com", "body", "multipart>qp"},
+		{"multipart part header", func(t *testing.T) Response {
+			body := "--b1\r\nContent-Disposition: attachment; filename*=UTF-8''bob%40example.com.pdf\r\n\r\nx\r\n--b1--\r\n"
+			return bodyResp([]byte(body), "Content-Type", "multipart/mixed; boundary=b1")
+		}, "bob@example.com", "body", "multipart>percent"},
+		{"nested multipart", func(t *testing.T) Response {
+			inner := "--in\r\nContent-Transfer-Encoding: base64\r\n\r\n" + wrap(base64.StdEncoding.EncodeToString(payload), 20) + "\r\n--in--\r\n"
+			body := "--out\r\nContent-Type: multipart/alternative; boundary=in\r\n\r\n" + inner + "\r\n--out--\r\n"
+			return bodyResp([]byte(body), "Content-Type", "multipart/mixed; boundary=out")
+		}, bobCanary, "body", "multipart>multipart>base64"},
+		{"nested gzip json base64", func(t *testing.T) Response {
+			// An escape in the middle of the base64 text hides it from
+			// a base64 decoder that has not undone JSON first.
+			body := `{"data":"` + escapeAt(jsonB64, len(jsonB64)/2) + `"}`
+			return bodyResp(gzipped(t, []byte(body)), "Content-Encoding", "gzip")
+		}, bobCanary, "body", "gzip>json>base64"},
+		{"nested gzip base64", func(t *testing.T) Response {
+			return bodyResp(gzipped(t, []byte(`{"data":"`+jsonB64+`"}`)), "Content-Encoding", "gzip")
+		}, bobCanary, "body", "gzip>base64"},
+		{"nested percent base64 json", func(t *testing.T) Response {
+			inner := base64.URLEncoding.EncodeToString([]byte(`{"m":"bob\u0040example.com"}`))
+			return bodyResp([]byte("next=%2Fx%3Fs%3D" + strings.ReplaceAll(inner, "=", "%3D")))
+		}, "bob@example.com", "body", "percent>base64>json"},
+		{"location header percent", func(t *testing.T) Response {
+			return bodyResp(nil, "Location", "/login?next=%2Fmail%2F"+url(bobCanary))
+		}, bobCanary, "header:Location", "percent"},
+		{"set-cookie base64", func(t *testing.T) Response {
+			v := base64.StdEncoding.EncodeToString([]byte(`{"email":"bob@example.com","id":7}`))
+			return bodyResp(nil, "Set-Cookie", "prefs="+v+"; Path=/")
+		}, "bob@example.com", "header:Set-Cookie", "base64"},
+	}
+	o := testOracle(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.resp(t)
+			if c.encoding != "" {
+				mustNotContain(t, r, c.marker)
+			}
+			ms := o.Scan("alice", r)
+			m := findMatch(t, ms, "bob", c.marker, c.where)
+			assert.Equal(t, c.encoding, m.Encoding)
+			if !strings.HasPrefix(c.where, "header:Set-Cookie") {
+				assert.Contains(t, m.Excerpt, c.marker, "the excerpt is decoded text")
+			}
+			assert.Empty(t, o.Scan("bob", r), "bob's own data")
+		})
+	}
+}
+
+// url percent-encodes the middle byte of s, so that s is found only
+// through percent-decoding.
+func url(s string) string {
+	i := len(s) / 2
+	return s[:i] + fmt.Sprintf("%%%02X", s[i]) + s[i+1:]
+}
+
+func TestChunkedOnlyWhenSaid(t *testing.T) {
+	o := testOracle(t)
+	body := chunked([]byte("x "+bobCanary+" y"), 9)
+	assert.False(t, hasMarker(o.Scan("alice", bodyResp(body)), bobCanary))
+	r := bodyResp(body)
+	r.TransferEncoding = []string{"gzip", "chunked"}
+	assert.True(t, hasMarker(o.Scan("alice", r), bobCanary))
+}
+
+func TestDecompressionIsCapped(t *testing.T) {
+	o := testOracle(t)
+	// The marker sits past the cap, behind zeros that compress ~1000:1.
+	var raw bytes.Buffer
+	zw := gzip.NewWriter(&raw)
+	zeros := make([]byte, 1<<20)
+	for range maxInflate>>20 + 1 {
+		_, err := zw.Write(zeros)
+		require.NoError(t, err)
+	}
+	_, err := zw.Write([]byte(" " + bobCanary + " "))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.Less(t, raw.Len(), 1<<20)
+
+	ms := o.Scan("alice", bodyResp(raw.Bytes(), "Content-Encoding", "gzip"))
+	assert.False(t, hasMarker(ms, bobCanary), "decoded past the cap")
+
+	// The same marker before the cap is found.
+	small := gzipped(t, append([]byte(bobCanary+" "), zeros...))
+	assert.True(t, hasMarker(o.Scan("alice", bodyResp(small, "Content-Encoding", "gzip")), bobCanary))
+}
+
+func TestTruncatedGzipIsScannedAsFarAsItGoes(t *testing.T) {
+	o := testOracle(t)
+	data := append([]byte("start "+bobCanary+" "), bytes.Repeat([]byte("filler text that goes on "), 4000)...)
+	z := gzipped(t, data)
+	ms := o.Scan("alice", bodyResp(z[:len(z)/2], "Content-Encoding", "gzip"))
+	m := findMatch(t, ms, "bob", bobCanary, "body")
+	assert.Equal(t, "gzip", m.Encoding)
+}
+
+func TestBadEncodingsDoNotStopTheScan(t *testing.T) {
+	o := testOracle(t)
+	for _, ce := range []string{"gzip", "deflate", "br", "zstd", "gzip, gzip, gzip, gzip, gzip, gzip"} {
+		ms := o.Scan("alice", bodyResp([]byte("plain "+bobCanary+" text"), "Content-Encoding", ce))
+		assert.True(t, hasMarker(ms, bobCanary), ce)
+	}
+	r := bodyResp([]byte("zz\r\nnot chunked " + bobCanary))
+	r.TransferEncoding = []string{"chunked"}
+	assert.True(t, hasMarker(o.Scan("alice", r), bobCanary))
+	mp := bodyResp([]byte("--b\r\nbroken "+bobCanary), "Content-Type", "multipart/mixed; boundary=b")
+	assert.True(t, hasMarker(o.Scan("alice", mp), bobCanary))
+}
+
+func TestBinaryBase64IsNotDecoded(t *testing.T) {
+	// Random-looking bytes that happen to contain a short marker, as
+	// base64 in a data URI: an image is not text and is not matched.
+	o, err := New([]Marker{{Owner: "bob", Kind: Identity, Value: "bob", Label: "login"}})
+	require.NoError(t, err)
+	blob := []byte{0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0xfe, ' ', 'b', 'o', 'b', ' ', 0x01, 0x9c, 0xff, 0x00, 0x80, 0x7f}
+	page := `<img src="data:image/png;base64,` + base64.StdEncoding.EncodeToString(blob) + `">`
+	assert.Empty(t, o.Scan("alice", bodyResp([]byte(page))))
+	text := base64.StdEncoding.EncodeToString([]byte("message from bob to you"))
+	assert.Len(t, o.Scan("alice", bodyResp([]byte(text))), 1)
+}
+
+func TestDecoders(t *testing.T) {
+	cases := []struct {
+		name string
+		fn   func([]byte) []byte
+		in   string
+		want string // "" means no trigger: nil
+	}{
+		{"json none", jsonUnescape, `plain \x text`, ""},
+		{"json all", jsonUnescape, `a\"b\\c\/d\b\f\n\r\te\u00e9\ud83d\ude00\u12 \q\`, "a\"b\\c/d\b\f\n\r\te\u00e9\U0001F600\\u12 \\q\\"},
+		{"html none", htmlUnescape, "a & b &1", ""},
+		{"html", htmlUnescape, "&lt;&#65;&#x42;&amp;&unknown;", "<AB&&unknown;"},
+		{"percent none", percentDecode, "100% %zz a+b", ""},
+		{"percent", percentDecode, "a%40b%2fc+d%4", "a@b/c+d%4"},
+		{"form", formDecode, "a+b%2Bc", "a b+c"},
+		{"form none", formDecode, "a%20b", ""},
+		{"qp none", qpDecode, `a="b" c=zz`, ""},
+		{"qp", qpDecode, "a=3Db=\r\nc=\nd=e9=", "a=bcd\xe9="},
+		{"base64 none", base64Runs, "short AbCdEf and all-lowercase-path-names-here", ""},
+		{"base64", base64Runs, "x " + base64.StdEncoding.EncodeToString([]byte("hello world, again")) + " y", "hello world, again"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := c.fn([]byte(c.in))
+			if c.want == "" {
+				assert.Nil(t, got)
+				return
+			}
+			assert.Equal(t, c.want, string(got))
+		})
+	}
+}
+
+func TestDechunk(t *testing.T) {
+	assert.Equal(t, "hello world", string(dechunk([]byte("5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n"))))
+	assert.Equal(t, "hel", string(dechunk([]byte("a\r\nhel"))), "truncated capture")
+	assert.Nil(t, dechunk([]byte("not chunked")))
+	assert.Nil(t, dechunk([]byte("ffffffffffffffffff\r\nx")), "size overflow")
+}
+
+func TestContentCodings(t *testing.T) {
+	h := http.Header{"Content-Encoding": {"gzip, identity", " BR "}}
+	assert.Equal(t, []string{"br", "gzip"}, contentCodings(h))
+}

@@ -1,0 +1,243 @@
+package oracle
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// excerptRadius is how many bytes of context an excerpt keeps on each side
+// of a marker.
+const excerptRadius = 60
+
+// maxCredentialLine is how far back an excerpt looks for the start of a
+// "Cookie:" or "Authorization:" line it may have landed in.
+const maxCredentialLine = 4096
+
+// span is a byte range [s, e).
+type span struct{ s, e int }
+
+// Redact replaces every Secret marker value of any user found in s with
+// "[redacted]". Overlapping secrets are replaced by one "[redacted]".
+func (o *Oracle) Redact(s string) string {
+	if len(o.secrets) == 0 {
+		return s
+	}
+	b := []byte(s)
+	// Replacing can join the text around a secret into another secret, so
+	// repeat; should that go on, nothing of the text is safe to show.
+	for range 4 {
+		spans := o.secretSpans(b)
+		if len(spans) == 0 {
+			return string(b)
+		}
+		b = applySpans(b, spans)
+	}
+	if len(o.secretSpans(b)) == 0 {
+		return string(b)
+	}
+	return redactedText
+}
+
+// secretSpans returns where secrets occur in b, merged and sorted.
+func (o *Oracle) secretSpans(b []byte) []span {
+	var spans []span
+	for _, sec := range o.secrets {
+		for i := 0; i+len(sec) <= len(b); {
+			k := bytes.Index(b[i:], sec)
+			if k < 0 {
+				break
+			}
+			spans = append(spans, span{i + k, i + k + len(sec)})
+			i += k + 1
+		}
+	}
+	return mergeSpans(spans)
+}
+
+func mergeSpans(spans []span) []span {
+	if len(spans) < 2 {
+		return spans
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.s - b.s })
+	out := spans[:1]
+	for _, sp := range spans[1:] {
+		last := &out[len(out)-1]
+		if sp.s <= last.e {
+			last.e = max(last.e, sp.e)
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+func applySpans(b []byte, spans []span) []byte {
+	out := make([]byte, 0, len(b))
+	pos := 0
+	for _, sp := range spans {
+		out = append(out, b[pos:sp.s]...)
+		out = append(out, redactedText...)
+		pos = sp.e
+	}
+	return append(out, b[pos:]...)
+}
+
+// excerpt returns the text around text[s:e], printable, with every secret
+// and every credential header value in it redacted. Secrets are looked for
+// in a wider window than is shown, so that a secret cut by the edge of the
+// excerpt does not show its other half.
+func (o *Oracle) excerpt(text []byte, s, e int) string {
+	lo := max(0, s-excerptRadius)
+	hi := min(len(text), e+excerptRadius)
+	for lo < s && !utf8.RuneStart(text[lo]) {
+		lo++
+	}
+	for hi > e && hi < len(text) && !utf8.RuneStart(text[hi]) {
+		hi--
+	}
+	wlo := max(0, lo-o.maxSecret)
+	if k := bytes.LastIndexByte(text[max(0, lo-maxCredentialLine):lo], '\n'); k >= 0 {
+		wlo = min(wlo, max(0, lo-maxCredentialLine)+k)
+	} else {
+		wlo = max(0, lo-maxCredentialLine)
+	}
+	whi := min(len(text), hi+o.maxSecret)
+	win := text[wlo:whi]
+	spans := mergeSpans(append(o.secretSpans(win), credentialSpans(win)...))
+
+	var b strings.Builder
+	pos, end := lo-wlo, hi-wlo
+	for _, sp := range spans {
+		if sp.e <= pos {
+			continue
+		}
+		if sp.s >= end {
+			break
+		}
+		if sp.s > pos {
+			writePrintable(&b, win[pos:sp.s])
+		}
+		b.WriteString(redactedText)
+		pos = sp.e
+	}
+	if pos < end {
+		writePrintable(&b, win[pos:end])
+	}
+	return o.Redact(b.String())
+}
+
+// credentialNames are the lines whose values an excerpt never shows, when a
+// body quotes them (a debug page, a multipart part's header).
+var credentialNames = [][]byte{[]byte("cookie:"), []byte("authorization:")}
+
+// credentialSpans returns the values of "Cookie:", "Set-Cookie:",
+// "Authorization:" and "Proxy-Authorization:" lines in b, any case, up to
+// the end of the line.
+func credentialSpans(b []byte) []span {
+	if bytes.IndexByte(b, ':') < 0 {
+		return nil
+	}
+	lower := bytes.ToLower(b)
+	var spans []span
+	for _, name := range credentialNames {
+		for i := 0; ; {
+			k := bytes.Index(lower[i:], name)
+			if k < 0 {
+				break
+			}
+			v := i + k + len(name)
+			for v < len(b) && (b[v] == ' ' || b[v] == '\t') {
+				v++
+			}
+			e := v
+			for e < len(b) && b[e] != '\n' && b[e] != '\r' {
+				e++
+			}
+			if e > v {
+				spans = append(spans, span{v, e})
+			}
+			i = max(e, v)
+			if i >= len(b) {
+				break
+			}
+		}
+	}
+	return spans
+}
+
+// credentialHeader reports whether a header's values are credentials.
+func credentialHeader(name string) bool {
+	for _, n := range []string{"Cookie", "Set-Cookie", "Authorization", "Proxy-Authorization"} {
+		if strings.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// credentialExcerpt is the excerpt of a match in a credential header: the
+// header line with cookie values and credentials replaced, keeping the
+// cookie names, the attributes of Set-Cookie and the authorization scheme,
+// which say what the value was without showing it.
+func (o *Oracle) credentialExcerpt(name, value string) string {
+	var shown string
+	switch {
+	case strings.EqualFold(name, "Set-Cookie"):
+		pair, attrs, hasAttrs := strings.Cut(value, ";")
+		shown = redactCookiePair(pair)
+		if hasAttrs {
+			shown += ";" + attrs
+		}
+	case strings.EqualFold(name, "Cookie"):
+		pairs := strings.Split(value, ";")
+		for i, p := range pairs {
+			pairs[i] = redactCookiePair(p)
+		}
+		shown = strings.Join(pairs, ";")
+	default:
+		if scheme, _, ok := strings.Cut(strings.TrimSpace(value), " "); ok {
+			shown = scheme + " " + redactedText
+		} else {
+			shown = redactedText
+		}
+	}
+	var b strings.Builder
+	writePrintable(&b, []byte(name+": "+shown))
+	out := b.String()
+	if len(out) > 2*excerptRadius+40 {
+		cut := 2*excerptRadius + 40
+		for cut > 0 && !utf8.RuneStart(out[cut]) {
+			cut--
+		}
+		out = out[:cut]
+	}
+	return o.Redact(out)
+}
+
+func redactCookiePair(p string) string {
+	k, _, ok := strings.Cut(p, "=")
+	if !ok {
+		return redactedText
+	}
+	return k + "=" + redactedText
+}
+
+// writePrintable writes b with white space turned into spaces and control
+// bytes and invalid UTF-8 into '.', so an excerpt is one safe line.
+func writePrintable(w *strings.Builder, b []byte) {
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			w.WriteByte(' ')
+		case r == utf8.RuneError && size <= 1, !unicode.IsPrint(r):
+			w.WriteByte('.')
+		default:
+			w.Write(b[:size])
+		}
+		b = b[size:]
+	}
+}
