@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"runtime"
 	"sort"
 	"strconv"
@@ -34,37 +35,83 @@ type shot struct {
 	canceled bool
 }
 
+// loginRequest stands for the spec's login flow in a plan step.
+var loginRequest = &spec.Request{Name: LoginStep, Method: http.MethodPost, Data: "login", Action: spec.ActionLogin}
+
 // prepare builds and connects every step of a burst before the release, so
-// that nothing but the write itself happens inside the timed window.
-func prepare(ctx context.Context, burst int, b Burst, sessions map[string]*Session, s *spec.Spec) []*shot {
+// that nothing but the write itself happens inside the timed window. Login
+// steps are built last: building one forgets the user's session, which the
+// user's other steps in the burst still carry.
+func (r *runner) prepare(ctx context.Context, burst int, b Burst) []*shot {
 	shots := make([]*shot, len(b.Steps))
 	for i, st := range b.Steps {
-		sh := &shot{step: st, idx: i, ex: Exchange{Burst: burst, Step: i, User: st.User, Request: st.Request}}
-		shots[i] = sh
-		ss, ok := sessions[st.User]
-		if !ok {
-			sh.err = fmt.Errorf("plan names unknown user %q", st.User)
-			continue
-		}
-		sh.ss = ss
-		if sh.req = s.Request(st.Request); sh.req == nil {
-			sh.err = fmt.Errorf("plan names unknown request %q", st.Request)
-			continue
-		}
-		if sh.wire, sh.err = ss.build(sh.req); sh.err != nil {
-			continue
-		}
-		sh.ex.Method, sh.ex.Path = sh.wire.method, sh.wire.path
-		if sh.c, sh.err = ss.acquire(ctx); sh.err == nil {
-			sh.ex.Conn = sh.c.id
-		}
+		shots[i] = &shot{step: st, idx: i, ex: Exchange{Burst: burst, Step: i, User: st.User, Request: st.Request}}
 	}
-	for _, sh := range shots {
-		if sh.err != nil {
-			sh.ex.Err = sh.err.Error()
+	for pass := range 2 {
+		for _, sh := range shots {
+			if (sh.step.Request == LoginStep) != (pass == 1) {
+				continue
+			}
+			sh.err = r.build(ctx, sh)
+			if sh.err == nil {
+				sh.ex.Method, sh.ex.Path = sh.wire.method, sh.wire.path
+				if sh.c, sh.err = sh.ss.acquire(ctx); sh.err == nil {
+					sh.ex.Conn = sh.c.id
+				}
+			}
+			if sh.err != nil {
+				sh.ex.Err = sh.err.Error()
+			}
 		}
 	}
 	return shots
+}
+
+// build resolves a step to its session and request and serialises it. A
+// write's canaries and its sender's identity are granted to its peer.
+func (r *runner) build(ctx context.Context, sh *shot) error {
+	st := sh.step
+	ss, ok := r.sessions[st.User]
+	if !ok {
+		return fmt.Errorf("plan names unknown user %q", st.User)
+	}
+	sh.ss = ss
+	if st.Request == LoginStep {
+		sh.req = loginRequest
+		var err error
+		sh.wire, err = ss.loginRequest()
+		return err
+	}
+	if sh.req = r.spec.Request(st.Request); sh.req == nil {
+		return fmt.Errorf("plan names unknown request %q", st.Request)
+	}
+	if ss.needsLogin() {
+		if err := ss.login(ctx); err != nil {
+			return err
+		}
+		ss.loggedOut = false
+	}
+	if sh.req.Action != spec.ActionWrite {
+		var err error
+		sh.wire, err = ss.build(sh.req)
+		return err
+	}
+	peer := ss
+	if st.Peer != "" {
+		if peer, ok = r.sessions[st.Peer]; !ok {
+			return fmt.Errorf("plan names unknown peer %q", st.Peer)
+		}
+	}
+	w, drawn, err := ss.buildWrite(sh.req, peer)
+	if err != nil {
+		return err
+	}
+	sh.wire = w
+	r.grants.allowIdentity(peer.User.Login, ss.User.Login)
+	for _, c := range drawn {
+		r.grants.allowValue(peer.User.Login, ss.User.Login, c)
+	}
+	return nil
 }
 
 // strategy releases a prepared burst and returns the release time. Every

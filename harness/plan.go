@@ -18,8 +18,11 @@ type Burst struct {
 type Step struct {
 	// User is the login of the user who sends it.
 	User string `json:"user"`
-	// Request names a spec request.
+	// Request names a spec request, or is [LoginStep] for the login flow.
 	Request string `json:"request"`
+	// Peer is the recipient of a write request ({{peer_login}},
+	// {{peer_email}}); empty means the user writes to itself.
+	Peer string `json:"peer,omitempty"`
 	// Offset delays this step past the burst's release.
 	Offset time.Duration `json:"offset_ns,omitempty"`
 	// CancelAfter, when set, abandons the request this long after it was sent,

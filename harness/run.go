@@ -109,6 +109,7 @@ type runner struct {
 	// headerSent: a stream always opens with a header, even when setup
 	// failed before the oracle existed.
 	headerSent bool
+	grants     grants
 }
 
 func newRunner(s *spec.Spec, opts Options, sink Sink) (*runner, error) {
@@ -150,7 +151,7 @@ func newRunner(s *spec.Spec, opts Options, sink Sink) (*runner, error) {
 	if opts.Seed == 0 {
 		opts.Seed = rand.Uint64()
 	}
-	r := &runner{spec: s, opts: opts, sink: sink, base: base, sessions: map[string]*Session{},
+	r := &runner{spec: s, opts: opts, sink: sink, base: base, sessions: map[string]*Session{}, grants: grants{},
 		rng: rand.New(rand.NewPCG(opts.Seed, 0x63726f7373))}
 	r.d = newDialer(base, s.Limits.Timeout, s.Limits.MaxBody, opts.Insecure)
 	for i, u := range s.Resolved {
@@ -333,6 +334,13 @@ func (r *runner) markers(baselines []oracle.Baseline) []oracle.Marker {
 		for _, c := range ss.canary {
 			ms = append(ms, oracle.Marker{Owner: u, Kind: oracle.Canary, Value: c, Label: "canary"})
 		}
+		if r.writes() {
+			for range writeCanaries {
+				c := oracle.NewCanary()
+				ss.writePool = append(ss.writePool, c)
+				ms = append(ms, oracle.Marker{Owner: u, Kind: oracle.Canary, Value: c, Label: "write canary"})
+			}
+		}
 		ms = append(ms, ss.secrets()...)
 	}
 	if r.spec.LearnEnabled() {
@@ -356,6 +364,17 @@ func (r *runner) markers(baselines []oracle.Baseline) []oracle.Marker {
 		out = append(out, m)
 	}
 	return out
+}
+
+// writes reports whether the spec has write requests, whose bodies need
+// canaries of their own.
+func (r *runner) writes() bool {
+	for _, q := range r.spec.Requests {
+		if q.Action == spec.ActionWrite {
+			return true
+		}
+	}
+	return false
 }
 
 // bursts fires drawn (or planned) bursts until the budget is spent.
@@ -390,7 +409,7 @@ func (r *runner) bursts(ctx context.Context) {
 		} else {
 			b = r.draw()
 		}
-		shots := prepare(ctx, n, b, r.sessions, r.spec)
+		shots := r.prepare(ctx, n, b)
 		release := strategies[r.opts.Sync](shots, r.spec.Limits.Timeout, r.spec.Limits.MaxBody)
 		skew, spread := burstTimes(shots)
 		before := r.out.Findings
@@ -473,7 +492,10 @@ func (r *runner) draw() Burst {
 // response carrying another user's data must not steer later requests.
 func (r *runner) judge(shots []*shot) error {
 	for _, sh := range shots {
-		if sh.ss == nil && sh.err == nil {
+		if sh.ss == nil || sh.req == nil {
+			// The step named no known user or request: a broken plan.
+			r.out.Requests++
+			r.out.Errors++
 			continue
 		}
 		if sh.c != nil {
@@ -488,6 +510,7 @@ func (r *runner) judge(shots []*shot) error {
 		clean := true
 		if sh.resp.header != nil && r.oracle != nil {
 			matches := r.oracle.Scan(sh.step.User, oracle.Response{Status: sh.resp.status, Header: sh.resp.header, Body: sh.resp.body})
+			matches = slices.DeleteFunc(matches, func(m oracle.Match) bool { return r.grants.allowed(sh.step.User, m) })
 			for _, m := range bestPerOwner(matches) {
 				clean = false
 				r.out.Findings++
@@ -499,7 +522,14 @@ func (r *runner) judge(shots []*shot) error {
 				}
 			}
 		}
-		if clean && sh.resp.header != nil && sh.ex.Burst > 0 {
+		if act := sh.req.Action; (act == spec.ActionLogin || act == spec.ActionLogout) && sh.resp.header != nil {
+			// A browser keeps whatever cookie a login sets, leaked or not;
+			// a session mix-up then shows in the user's next responses.
+			if err := sh.ss.afterAction(act, sh.resp); err != nil {
+				r.out.Errors++
+				sh.ex.Err = err.Error()
+			}
+		} else if clean && sh.resp.header != nil && sh.ex.Burst > 0 {
 			sh.ss.absorb(sh.resp)
 			if len(sh.req.Extract) > 0 {
 				plain, _ := decodeContent(sh.resp.header, sh.resp.body)

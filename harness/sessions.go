@@ -40,6 +40,13 @@ type Session struct {
 	rng     *rand.Rand
 	failIf  *regexp.Regexp
 	authHdr [2]string
+
+	// Plan actions (see actions.go).
+	writePool []string // canaries for write requests, registered with the oracle
+	poolNext  int
+	drawn     []string // canaries the request being built carries
+	peer      *Session // recipient of the write being built
+	loggedOut bool
 }
 
 func newSession(s *spec.Spec, base *url.URL, d *dialer, u spec.User, n int, seed uint64) (*Session, error) {
@@ -83,9 +90,23 @@ func (ss *Session) lookup(name string) (string, bool) {
 	case "n":
 		return strconv.Itoa(ss.N), true
 	case "canary":
+		if len(ss.writePool) > 0 {
+			return ss.drawCanary(), true
+		}
 		c := oracle.NewCanary()
 		ss.canary = append(ss.canary, c)
 		return c, true
+	case "peer_login", "peer_email":
+		ss.mu.Lock()
+		p := ss.peer
+		ss.mu.Unlock()
+		if p == nil {
+			return "", false
+		}
+		if name == "peer_login" {
+			return p.User.Login, true
+		}
+		return p.User.Email, p.User.Email != ""
 	}
 	if v, ok := ss.User.Vars[name]; ok {
 		return v, true
@@ -265,8 +286,7 @@ func (ss *Session) extract(r []spec.Extract, resp response, body []byte) {
 // login runs the spec's login flow for this user. The error it returns names
 // the user and says what went wrong.
 func (ss *Session) login(ctx context.Context) error {
-	l := ss.spec.Login
-	switch l.Type {
+	switch ss.spec.Login.Type {
 	case spec.LoginBasic, spec.LoginNone:
 		return nil
 	case spec.LoginBearer:
@@ -275,11 +295,26 @@ func (ss *Session) login(ctx context.Context) error {
 		}
 		return nil
 	}
+	w, err := ss.buildLogin()
+	if err != nil {
+		return err
+	}
+	l := ss.spec.Login
+	_, resp, err := ss.do(ctx, w)
+	if err != nil {
+		return fmt.Errorf("user %s: login request %s %s: %w", ss.User.Login, l.Method, l.Path, err)
+	}
+	return ss.loginResult(resp)
+}
+
+// buildLogin serialises the login request for this user.
+func (ss *Session) buildLogin() (wireRequest, error) {
+	l := ss.spec.Login
 	h := http.Header{}
 	for k, v := range l.Headers {
 		ev, err := spec.Expand(v, ss.lookup)
 		if err != nil {
-			return fmt.Errorf("user %s: login header %s: %w", ss.User.Login, k, err)
+			return wireRequest{}, fmt.Errorf("user %s: login header %s: %w", ss.User.Login, k, err)
 		}
 		h.Set(k, ev)
 	}
@@ -289,7 +324,7 @@ func (ss *Session) login(ctx context.Context) error {
 		for k, v := range l.Form {
 			ev, err := spec.Expand(v, ss.lookup)
 			if err != nil {
-				return fmt.Errorf("user %s: login form field %s: %w", ss.User.Login, k, err)
+				return wireRequest{}, fmt.Errorf("user %s: login form field %s: %w", ss.User.Login, k, err)
 			}
 			form.Set(k, ev)
 		}
@@ -300,7 +335,7 @@ func (ss *Session) login(ctx context.Context) error {
 	} else {
 		b, err := spec.Expand(l.Body, ss.lookup)
 		if err != nil {
-			return fmt.Errorf("user %s: login body: %w", ss.User.Login, err)
+			return wireRequest{}, fmt.Errorf("user %s: login body: %w", ss.User.Login, err)
 		}
 		body = b
 		if h.Get("Content-Type") == "" {
@@ -310,13 +345,16 @@ func (ss *Session) login(ctx context.Context) error {
 	if cs := ss.jar.Cookies(ss.base); len(cs) > 0 {
 		// A login page may have set a pre-session cookie (CSRF); send it back.
 		if err := ss.authorize(h); err != nil {
-			return err
+			return wireRequest{}, err
 		}
 	}
-	_, resp, err := ss.do(ctx, buildRequest(ss.base, l.Method, l.Path, h, []byte(body)))
-	if err != nil {
-		return fmt.Errorf("user %s: login request %s %s: %w", ss.User.Login, l.Method, l.Path, err)
-	}
+	return buildRequest(ss.base, l.Method, l.Path, h, []byte(body)), nil
+}
+
+// loginResult decides whether a login response (whose cookies were already
+// absorbed) succeeded, and takes the session token from it.
+func (ss *Session) loginResult(resp response) error {
+	l := ss.spec.Login
 	plain, _ := decodeContent(resp.header, resp.body)
 	if !loginStatusOK(l.ExpectStatus, resp.status) {
 		return fmt.Errorf("user %s: login failed: %s %s answered %d", ss.User.Login, l.Method, l.Path, resp.status)

@@ -19,8 +19,6 @@ const (
 	canaryAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
 )
 
-var canaryPrefixBytes = []byte(canaryPrefix)
-
 // NewCanary returns a fresh canary token: "ctk" followed by 20 characters of
 // [0-9a-z] drawn from crypto/rand, for example "ctk3v9q0m2x7d1k8p4z6w5ra".
 // Tokens of this shape are recognised by [IsCanary] and found by a fast path
@@ -68,25 +66,28 @@ func canaryChar(c byte) bool {
 }
 
 // scanCanaries reports every known canary in text at a token boundary. It
-// never looks at a byte between two prefixes except through bytes.Index.
+// jumps between occurrences of 'k', the rarest byte of the prefix in text,
+// with the vectorised [bytes.IndexByte], and looks at little else.
 func (x *index) scanCanaries(text []byte, visit func(id int32, s, e int)) {
+	const anchor = len(canaryPrefix) - 1
 	n := len(text)
-	i := 0
-	for i < n {
-		k := bytes.Index(text[i:], canaryPrefixBytes)
+	for i := anchor; i < n; {
+		k := bytes.IndexByte(text[i:], canaryPrefix[anchor])
 		if k < 0 {
 			return
 		}
-		p := i + k
-		// "ctk" cannot overlap itself, so the next one starts after it.
-		i = p + len(canaryPrefix)
+		p := i + k - anchor
+		i += k + 1
 		end := p + canaryLen
-		if end > n || (p > 0 && alnum[text[p-1]]) || (end < n && alnum[text[end]]) {
+		if end > n || string(text[p:p+anchor]) != canaryPrefix[:anchor] {
+			continue
+		}
+		if (p > 0 && alnum[text[p-1]]) || (end < n && alnum[text[end]]) {
 			continue
 		}
 		if id, ok := x.canary[string(text[p:end])]; ok {
 			visit(id, p, end)
-			i = end
+			i = end + anchor
 		}
 	}
 }

@@ -2,6 +2,7 @@ package oracle
 
 import (
 	"bytes"
+	"encoding/binary"
 	"html"
 	"unicode/utf8"
 )
@@ -311,29 +312,46 @@ var b64val = func() (t [256]int8) {
 func base64Runs(src []byte) []byte {
 	var out []byte
 	n := len(src)
-	lo := 0 // no run to find before lo
-	// Sample every 16th byte: any run of 16 base64 bytes covers a sample,
-	// so a non-base64 sample skips 16 bytes at once.
-	for j := minBase64Run - 1; j < n; {
-		if b64val[src[j]] < 0 {
-			j += minBase64Run
+	lo := 0 // runs before lo are done
+	// Any run of 15 or more bytes covers a whole 8-byte block at an offset
+	// divisible by 8, so blocks are tested eight bytes at a time, with
+	// a superset of the alphabet, and bytes are looked at one by one only
+	// around a block that passes.
+	for i := 0; i+8 <= n; i += 8 {
+		if !maybeBase64Block(binary.LittleEndian.Uint64(src[i:])) {
 			continue
 		}
-		s := j
-		for s > lo && b64val[src[s-1]] >= 0 {
-			s--
+		// The block before failed, or was scanned: no run starts
+		// before i-8 that is not already done.
+		p := max(lo, i-8)
+		for p < i+8 {
+			for p < n && b64val[src[p]] < 0 {
+				p++
+			}
+			e := p
+			for e < n && b64val[src[e]] >= 0 {
+				e++
+			}
+			if e-p >= minBase64Run && mixedCase(src[p:e]) {
+				out = appendBase64Run(out, src[p:e])
+			}
+			p = max(e, p+1)
 		}
-		e := j + 1
-		for e < n && b64val[src[e]] >= 0 {
-			e++
-		}
-		if e-s >= minBase64Run && mixedCase(src[s:e]) {
-			out = appendBase64Run(out, src[s:e])
-		}
-		lo = e
-		j = e + minBase64Run
+		lo = p
+		i = (p &^ 7) - 8 // the loop steps to the block holding p
 	}
 	return out
+}
+
+// maybeBase64Block reports whether the eight bytes of x all lie in
+// '+'..'z', which holds both base64 alphabets. Spaces, quotes, newlines and
+// other bytes outside it, common in text, make most blocks fail.
+func maybeBase64Block(x uint64) bool {
+	const ones = 0x0101010101010101
+	const high = 0x8080808080808080
+	below := (x - ones*'+') & ^x & high        // a byte < '+'
+	above := ((x + ones*(127-'z')) | x) & high // a byte > 'z'
+	return below|above == 0
 }
 
 func mixedCase(b []byte) bool {

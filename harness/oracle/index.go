@@ -2,7 +2,9 @@ package oracle
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
+	"math/bits"
 )
 
 // alnum marks the bytes that make up words. A marker only counts where the
@@ -30,16 +32,16 @@ const filterLog = 18
 // start of a word of the text or with non-word bytes that follow one. Either
 // way the marker's first word (its first maximal run of [A-Za-z0-9]) is a
 // whole word of the text. The scan therefore walks the words of the text
-// once, drops those whose length no marker's first word has, tests a
-// bit filter, and only then looks the word up in a map: the cost per byte
-// does not grow with the number of markers.
+// once, tests a bit filter keyed by the word's length and a few of its
+// bytes, and only then looks the word up in a map: the cost per byte does
+// not grow with the number of markers.
 //
 // Canaries have their own path (see scanCanaries) and markers without any
 // word byte, which are rare, are searched for one by one.
 type index struct {
 	marks  []mark
 	canary map[string]int32
-	runs   map[string][]entry
+	runs   map[string]*group
 	filter []uint64
 	minRun int
 	maxRun int
@@ -52,11 +54,25 @@ type entry struct {
 	off int32 // where the first word starts in the value
 }
 
+// maxGroup is how many markers may share a first word before they are
+// told apart by the bytes after it: learned markers often share one
+// ("ORD-1001-AX", "ORD-1002-BQ", ...), and checking thousands of them at
+// every "ORD" would cost more than the whole scan.
+const maxGroup = 8
+
+// group holds the markers that share a first word. A large group is split
+// by the k bytes that start at the first word.
+type group struct {
+	ents []entry
+	k    int
+	sub  map[string][]entry
+}
+
 func newIndex(marks []mark) index {
 	x := index{
 		marks:  marks,
 		canary: map[string]int32{},
-		runs:   map[string][]entry{},
+		runs:   map[string]*group{},
 		filter: make([]uint64, 1<<filterLog/64),
 		minRun: math.MaxInt,
 	}
@@ -80,11 +96,31 @@ func newIndex(marks []mark) index {
 			e++
 		}
 		w := v[s:e]
-		x.runs[w] = append(x.runs[w], entry{id: id, off: int32(s)})
+		g := x.runs[w]
+		if g == nil {
+			g = &group{}
+			x.runs[w] = g
+		}
+		g.ents = append(g.ents, entry{id: id, off: int32(s)})
 		h := runHash([]byte(w))
 		x.filter[h>>6] |= 1 << (h & 63)
 		x.minRun = min(x.minRun, len(w))
 		x.maxRun = max(x.maxRun, len(w))
+	}
+	for _, g := range x.runs {
+		if len(g.ents) <= maxGroup {
+			continue
+		}
+		g.k = math.MaxInt
+		for _, en := range g.ents {
+			g.k = min(g.k, len(marks[en.id].Value)-int(en.off))
+		}
+		g.sub = map[string][]entry{}
+		for _, en := range g.ents {
+			v := marks[en.id].Value[en.off:]
+			g.sub[v[:g.k]] = append(g.sub[v[:g.k]], en)
+		}
+		g.ents = nil
 	}
 	return x
 }
@@ -116,37 +152,94 @@ func (x *index) find(text []byte, visit func(id int32, s, e int)) {
 	}
 }
 
+// scanRuns finds the words of text 64 bytes at a time: alnumMask gives a
+// bit per byte, and the words start and end where neighbouring bits differ.
+// Walking those transitions costs one step per word, not per byte, and has
+// no branch that depends on the text except the rare filter hit.
 func (x *index) scanRuns(text []byte, visit func(id int32, s, e int)) {
 	n := len(text)
-	minRun, maxRun := x.minRun, x.maxRun
-	filter := x.filter
-	i := 0
-	for i < n {
-		if !alnum[text[i]] {
-			i++
-			continue
+	var prev uint64 // 1 when the byte before the block is a word byte
+	start := 0
+	for base := 0; base < n; base += 64 {
+		var m uint64
+		if base+64 <= n {
+			m = alnumMask(text[base : base+64])
+		} else {
+			m = alnumMaskTail(text[base:])
 		}
-		s := i
-		i++
-		for i < n && alnum[text[i]] {
-			i++
+		t := m ^ (m<<1 | prev)
+		prev = m >> 63
+		for t != 0 {
+			i := bits.TrailingZeros64(t)
+			t &= t - 1
+			if m&(1<<i) != 0 {
+				start = base + i
+				continue
+			}
+			x.checkRun(text, start, base+i, visit)
 		}
-		if l := i - s; l < minRun || l > maxRun {
-			continue
-		}
-		h := runHash(text[s:i])
-		if filter[h>>6]&(1<<(h&63)) == 0 {
-			continue
-		}
-		x.verify(text, s, i, visit)
 	}
+	if prev != 0 {
+		x.checkRun(text, start, n, visit)
+	}
+}
+
+func (x *index) checkRun(text []byte, s, e int, visit func(id int32, s, e int)) {
+	h := runHash(text[s:e])
+	if x.filter[h>>6]&(1<<(h&63)) == 0 {
+		return
+	}
+	if l := e - s; l >= x.minRun && l <= x.maxRun {
+		x.verify(text, s, e, visit)
+	}
+}
+
+// alnumMask returns a bit per byte of b[:64], set for [A-Za-z0-9]. Each
+// 8-byte word is classified with carry-free byte arithmetic: adding 0x80-lo
+// to a byte below 0x80 sets its top bit exactly when it is at least lo.
+func alnumMask(b []byte) uint64 {
+	_ = b[63]
+	var m uint64
+	for k := 0; k < 8; k++ {
+		m |= alnumBits(binary.LittleEndian.Uint64(b[8*k:])) << (8 * k)
+	}
+	return m
+}
+
+func alnumBits(w uint64) uint64 {
+	const ones = 0x0101010101010101
+	const high = 0x8080808080808080
+	h := w &^ high
+	digit := (h + ones*(0x80-'0')) &^ (h + ones*(0x80-'9'-1))
+	f := h | ones*0x20 // fold upper case onto lower case
+	letter := (f + ones*(0x80-'a')) &^ (f + ones*(0x80-'z'-1))
+	a := (digit | letter) &^ w & high
+	// Gather the eight top bits into one byte.
+	return (a >> 7) * 0x0102040810204080 >> 56
+}
+
+func alnumMaskTail(b []byte) uint64 {
+	var m uint64
+	for i, c := range b {
+		if alnum[c] {
+			m |= 1 << i
+		}
+	}
+	return m
 }
 
 // verify checks the markers whose first word is text[s:e].
 func (x *index) verify(text []byte, s, e int, visit func(id int32, s, e int)) {
-	ents, ok := x.runs[string(text[s:e])]
+	g, ok := x.runs[string(text[s:e])]
 	if !ok {
 		return
+	}
+	ents := g.ents
+	if g.sub != nil {
+		if s+g.k > len(text) {
+			return
+		}
+		ents = g.sub[string(text[s:s+g.k])]
 	}
 	for _, en := range ents {
 		v := x.marks[en.id].Value

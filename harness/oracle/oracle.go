@@ -94,8 +94,10 @@ type Oracle struct {
 	owners  map[string]int32
 	// secrets holds every Secret value, longest first, so that a secret
 	// containing another is redacted whole.
-	secrets   [][]byte
-	maxSecret int
+	secrets       [][]byte
+	maxSecret     int
+	secretPairs   [1 << 16 / 64]uint64 // first two bytes of some secret
+	secretsByPair map[uint16][][]byte
 }
 
 // mark is one distinct marker value with what a Match needs about it.
@@ -168,6 +170,7 @@ func New(markers []Marker) (*Oracle, error) {
 		}
 	}
 	slices.SortStableFunc(o.secrets, func(a, b []byte) int { return len(b) - len(a) })
+	o.indexSecrets()
 	for i := range o.marks {
 		m := &o.marks[i]
 		if m.Secret {

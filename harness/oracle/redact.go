@@ -41,20 +41,36 @@ func (o *Oracle) Redact(s string) string {
 	return redactedText
 }
 
-// secretSpans returns where secrets occur in b, merged and sorted.
+// secretSpans returns where secrets occur in b, merged and sorted. Each
+// position is first looked up by its two bytes in a bit set of the secrets'
+// first two bytes, so the cost does not grow with the number of secrets.
 func (o *Oracle) secretSpans(b []byte) []span {
+	if len(o.secrets) == 0 {
+		return nil
+	}
 	var spans []span
-	for _, sec := range o.secrets {
-		for i := 0; i+len(sec) <= len(b); {
-			k := bytes.Index(b[i:], sec)
-			if k < 0 {
-				break
+	for i := 0; i+minValueLen <= len(b); i++ {
+		k := uint16(b[i])<<8 | uint16(b[i+1])
+		if o.secretPairs[k>>6]&(1<<(k&63)) == 0 {
+			continue
+		}
+		for _, sec := range o.secretsByPair[k] {
+			if bytes.HasPrefix(b[i:], sec) {
+				spans = append(spans, span{i, i + len(sec)})
 			}
-			spans = append(spans, span{i + k, i + k + len(sec)})
-			i += k + 1
 		}
 	}
 	return mergeSpans(spans)
+}
+
+// indexSecrets fills secretPairs and secretsByPair from secrets.
+func (o *Oracle) indexSecrets() {
+	o.secretsByPair = map[uint16][][]byte{}
+	for _, sec := range o.secrets {
+		k := uint16(sec[0])<<8 | uint16(sec[1])
+		o.secretPairs[k>>6] |= 1 << (k & 63)
+		o.secretsByPair[k] = append(o.secretsByPair[k], sec)
+	}
 }
 
 func mergeSpans(spans []span) []span {
@@ -98,15 +114,23 @@ func (o *Oracle) excerpt(text []byte, s, e int) string {
 	for hi > e && hi < len(text) && !utf8.RuneStart(text[hi]) {
 		hi--
 	}
+	// Secrets are looked for from maxSecret before the excerpt, credential
+	// lines from the start of the line it begins in.
 	wlo := max(0, lo-o.maxSecret)
-	if k := bytes.LastIndexByte(text[max(0, lo-maxCredentialLine):lo], '\n'); k >= 0 {
-		wlo = min(wlo, max(0, lo-maxCredentialLine)+k)
-	} else {
-		wlo = max(0, lo-maxCredentialLine)
+	lineFrom := max(0, lo-maxCredentialLine)
+	if k := bytes.LastIndexByte(text[lineFrom:lo], '\n'); k >= 0 {
+		lineFrom += k
 	}
+	wlo = min(wlo, lineFrom)
 	whi := min(len(text), hi+o.maxSecret)
 	win := text[wlo:whi]
-	spans := mergeSpans(append(o.secretSpans(win), credentialSpans(win)...))
+	secretFrom := max(0, lo-o.maxSecret) - wlo
+	spans := o.secretSpans(win[secretFrom:])
+	for i := range spans {
+		spans[i].s += secretFrom
+		spans[i].e += secretFrom
+	}
+	spans = mergeSpans(append(spans, credentialSpans(win[lineFrom-wlo:])...))
 
 	var b strings.Builder
 	pos, end := lo-wlo, hi-wlo

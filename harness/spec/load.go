@@ -63,6 +63,10 @@ var builtinVars = []string{"login", "password", "email", "token", "n"}
 // canaryVar is the variable that plants a fresh canary; seed requests only.
 const canaryVar = "canary"
 
+// peerVars name the recipient of a write request (a plan step's peer), so a
+// user can send mail to another user, or to itself.
+var peerVars = []string{"peer_login", "peer_email"}
+
 // maxUsers bounds a pattern or CSV. Isolation is shown with tens of users; a
 // typo of count: 1000000 should fail fast instead of allocating.
 const maxUsers = 10000
@@ -553,9 +557,10 @@ func (c *checker) templates() *Error {
 			return err
 		}
 	}
-	check := func(list []Request, field string, known map[string]bool) *Error {
+	check := func(list []Request, field string, knownFor func(*Request) map[string]bool) *Error {
 		for i := range list {
 			r := &list[i]
+			known := knownFor(r)
 			f := fmt.Sprintf("%s[%d]", field, i)
 			if err := c.checkTemplate(f+".path", r.Path, known); err != nil {
 				return err
@@ -571,10 +576,19 @@ func (c *checker) templates() *Error {
 		}
 		return nil
 	}
-	if err := check(s.Seed, "seed", withExtracts(true)); err != nil {
+	if err := check(s.Seed, "seed", func(*Request) map[string]bool { return withExtracts(true) }); err != nil {
 		return err
 	}
-	return check(s.Requests, "requests", withExtracts(false))
+	reads, writes := withExtracts(false), withExtracts(true)
+	for _, v := range peerVars {
+		writes[v] = true
+	}
+	return check(s.Requests, "requests", func(r *Request) map[string]bool {
+		if r.Action == ActionWrite {
+			return writes
+		}
+		return reads
+	})
 }
 
 func (c *checker) checkTemplate(field, text string, known map[string]bool) *Error {
@@ -590,7 +604,7 @@ func (c *checker) checkTemplate(field, text string, known map[string]bool) *Erro
 			continue
 		}
 		if r.name == canaryVar {
-			return c.errf(field, "{{canary}} is only available in seed requests, which plant it")
+			return c.errf(field, "{{canary}} is only available in seed and write requests, which plant it")
 		}
 		return c.errf(field, "unknown variable %q%s", r.name, knownVarsHint(r.name, sortedKeys(known)))
 	}
