@@ -25,8 +25,6 @@ import (
 // leak across users cannot be blamed on crosstalk sharing a socket.
 type Session struct {
 	User spec.User
-	// N is the user's 1-based position in the spec.
-	N int
 
 	spec    *spec.Spec
 	base    *url.URL
@@ -54,7 +52,7 @@ func newSession(s *spec.Spec, base *url.URL, d *dialer, u spec.User, n int, seed
 	if err != nil {
 		return nil, err
 	}
-	ss := &Session{User: u, N: n, spec: s, base: base, d: d, jar: jar, vars: map[string][]string{},
+	ss := &Session{User: u, spec: s, base: base, d: d, jar: jar, vars: map[string][]string{},
 		rng: rand.New(rand.NewPCG(seed, uint64(n)))}
 	if s.Login.FailIf != "" {
 		// Load validated it already; an error here is a spec built in code.
@@ -88,7 +86,7 @@ func (ss *Session) lookup(name string) (string, bool) {
 	case "token":
 		return ss.token, ss.token != ""
 	case "n":
-		return strconv.Itoa(ss.N), true
+		return strconv.Itoa(ss.User.N), true
 	case "canary":
 		if len(ss.writePool) > 0 {
 			return ss.drawCanary(), true

@@ -92,8 +92,8 @@ type Oracle struct {
 	marks   []mark   // one per distinct value
 	ix      index
 	owners  map[string]int32
-	// secrets holds every Secret value, longest first, so that a secret
-	// containing another is redacted whole.
+	// secrets holds every Secret value, indexed by their first two bytes
+	// for [Oracle.Redact] and excerpts.
 	secrets       [][]byte
 	maxSecret     int
 	secretPairs   [1 << 16 / 64]uint64 // first two bytes of some secret
@@ -169,7 +169,6 @@ func New(markers []Marker) (*Oracle, error) {
 			o.maxSecret = max(o.maxSecret, len(m.Value))
 		}
 	}
-	slices.SortStableFunc(o.secrets, func(a, b []byte) int { return len(b) - len(a) })
 	o.indexSecrets()
 	for i := range o.marks {
 		m := &o.marks[i]

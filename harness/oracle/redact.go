@@ -153,43 +153,48 @@ func (o *Oracle) excerpt(text []byte, s, e int) string {
 	return o.Redact(b.String())
 }
 
-// credentialNames are the lines whose values an excerpt never shows, when a
-// body quotes them (a debug page, a multipart part's header).
-var credentialNames = [][]byte{[]byte("cookie:"), []byte("authorization:")}
+// credentialNames end the names of the lines whose values an excerpt
+// never shows when a body quotes them (a debug page, a multipart part's
+// header): Cookie, Set-Cookie, Authorization, Proxy-Authorization.
+var credentialNames = []string{"cookie", "authorization"}
 
-// credentialSpans returns the values of "Cookie:", "Set-Cookie:",
-// "Authorization:" and "Proxy-Authorization:" lines in b, any case, up to
-// the end of the line.
+// credentialSpans returns the values of credential lines in b, any case, up
+// to the end of the line.
 func credentialSpans(b []byte) []span {
-	if bytes.IndexByte(b, ':') < 0 {
-		return nil
-	}
-	lower := bytes.ToLower(b)
 	var spans []span
-	for _, name := range credentialNames {
-		for i := 0; ; {
-			k := bytes.Index(lower[i:], name)
-			if k < 0 {
-				break
-			}
-			v := i + k + len(name)
-			for v < len(b) && (b[v] == ' ' || b[v] == '\t') {
-				v++
-			}
-			e := v
-			for e < len(b) && b[e] != '\n' && b[e] != '\r' {
-				e++
-			}
-			if e > v {
-				spans = append(spans, span{v, e})
-			}
-			i = max(e, v)
-			if i >= len(b) {
-				break
-			}
+	for i := 0; i < len(b); {
+		k := bytes.IndexByte(b[i:], ':')
+		if k < 0 {
+			break
 		}
+		colon := i + k
+		i = colon + 1
+		if !endsWithCredentialName(b[:colon]) {
+			continue
+		}
+		v := colon + 1
+		for v < len(b) && (b[v] == ' ' || b[v] == '\t') {
+			v++
+		}
+		e := v
+		for e < len(b) && b[e] != '\n' && b[e] != '\r' {
+			e++
+		}
+		if e > v {
+			spans = append(spans, span{v, e})
+		}
+		i = max(i, e)
 	}
 	return spans
+}
+
+func endsWithCredentialName(b []byte) bool {
+	for _, name := range credentialNames {
+		if len(b) >= len(name) && strings.EqualFold(string(b[len(b)-len(name):]), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // credentialHeader reports whether a header's values are credentials.

@@ -55,6 +55,9 @@ type User struct {
 	Email    string `yaml:"email,omitempty" json:"email,omitempty"`
 	// Markers are static strings that only this user's data contains.
 	Markers []string `yaml:"markers,omitempty" json:"markers,omitempty"`
+	// N is the user's number, the value of {{n}} in its requests: the
+	// pattern's counter for pattern users, the 1-based position otherwise.
+	N int `yaml:"-" json:"-"`
 	// Vars are extra template values for this user, e.g. an account id.
 	// Every user must define the same names.
 	Vars map[string]string `yaml:"vars,omitempty" json:"vars,omitempty"`

@@ -153,7 +153,7 @@ func TestLoadList(t *testing.T) {
 	require.Len(t, s.Resolved, 2)
 	assert.Equal(t, User{
 		Login: "alice", Password: "pw-from-env", PasswordEnv: "CROSSTALK_SPEC_TEST_PW",
-		Email: "alice@example.test", Markers: []string{"alice-marker"}, Vars: map[string]string{"account": "1001"},
+		Email: "alice@example.test", Markers: []string{"alice-marker"}, Vars: map[string]string{"account": "1001"}, N: 1,
 	}, s.Resolved[0])
 	assert.Equal(t, "hunter2", s.Resolved[1].Password)
 	assert.Empty(t, s.Users.List[0].Password, "the secret lands in Resolved only")
@@ -195,6 +195,7 @@ requests: [{name: a, path: /}]
 	assert.Equal(t, 1, s.Users.Pattern.Start)
 	assert.Equal(t, "u1", s.Resolved[0].Login)
 	assert.Equal(t, "u2", s.Resolved[1].Login)
+	assert.Equal(t, 1, s.Resolved[0].N, "{{n}} is the pattern's counter")
 }
 
 func TestLoadCSV(t *testing.T) {
@@ -203,7 +204,7 @@ func TestLoadCSV(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, s.Resolved, 3)
 	assert.Equal(t, User{Login: "alice", Token: "tok-alice", Email: "alice@example.test",
-		Markers: []string{"a1", "a2"}, Vars: map[string]string{"tenant": "t1"}}, s.Resolved[0])
+		Markers: []string{"a1", "a2"}, Vars: map[string]string{"tenant": "t1"}, N: 1}, s.Resolved[0])
 	assert.Equal(t, "tok-from-env", s.Resolved[1].Token)
 	assert.Empty(t, s.Resolved[1].Markers)
 	assert.Equal(t, "carol", s.Resolved[2].Login)

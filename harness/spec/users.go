@@ -77,6 +77,9 @@ func (c *checker) add(u User, o origin) *Error {
 	if err := resolveSecrets(&u, o); err != nil {
 		return err
 	}
+	if u.N == 0 {
+		u.N = len(c.s.Resolved) + 1
+	}
 	c.s.Resolved = append(c.s.Resolved, u)
 	c.origins = append(c.origins, o)
 	return nil
@@ -207,7 +210,7 @@ func (c *checker) patternUsers() *Error {
 			out, _ := Expand(s, func(string) (string, bool) { return n, true })
 			return out
 		}
-		u := User{Login: x(p.Login), Password: x(p.Password), PasswordEnv: x(p.PasswordEnv), Email: x(p.Email)}
+		u := User{Login: x(p.Login), Password: x(p.Password), PasswordEnv: x(p.PasswordEnv), Email: x(p.Email), N: p.Start + i}
 		for _, m := range p.Markers {
 			u.Markers = append(u.Markers, x(m))
 		}

@@ -76,6 +76,9 @@ func TestSpecMatchesServer(t *testing.T) {
 		var ids []string
 		for _, rq := range s.Requests {
 			require.NotEmpty(t, rq.Data, rq.Name)
+			if rq.Action == spec.ActionWrite || rq.Action == spec.ActionLogout {
+				continue // writes and logouts are for plans; they change the mailbox
+			}
 			path := expand(rq.Path, "{{msg_id}}", "1")
 			assert.NotContains(t, path, "{{", "every variable is known")
 			r := e.get(path, sid)
