@@ -353,7 +353,7 @@ func (ss *Session) buildLogin() (wireRequest, error) {
 // absorbed) succeeded, and takes the session token from it.
 func (ss *Session) loginResult(resp response) error {
 	l := ss.spec.Login
-	plain, _ := decodeContent(resp.header, resp.body)
+	plain := oracle.DecodeContent(resp.header, resp.body)
 	if !loginStatusOK(l.ExpectStatus, resp.status) {
 		return fmt.Errorf("user %s: login failed: %s %s answered %d", ss.User.Login, l.Method, l.Path, resp.status)
 	}

@@ -228,3 +228,22 @@ func partHeader(h map[string][]string) []byte {
 	}
 	return b.Bytes()
 }
+
+// DecodeContent undoes the Content-Encoding of a body (gzip, deflate, br, in
+// any stack), capped like a scan's decompression. The harness uses it to
+// read its own users' responses (extraction, login checks), so that what it
+// reads and what the oracle scans are decoded the same way. A coding it
+// cannot undo leaves the body as it was at that point.
+func DecodeContent(h http.Header, body []byte) []byte {
+	for i, c := range contentCodings(h) {
+		if i == maxCodings {
+			break
+		}
+		_, out := inflate(c, body, maxInflate)
+		if out == nil {
+			return body
+		}
+		body = out
+	}
+	return body
+}

@@ -322,3 +322,15 @@ func TestContentCodings(t *testing.T) {
 	h := http.Header{"Content-Encoding": {"gzip, identity", " BR "}}
 	assert.Equal(t, []string{"br", "gzip"}, contentCodings(h))
 }
+
+func TestDecodeContent(t *testing.T) {
+	plain := []byte(`{"token":"abc"}`)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(plain)
+	require.NoError(t, zw.Close())
+	h := http.Header{"Content-Encoding": {"gzip"}}
+	assert.Equal(t, plain, DecodeContent(h, gz.Bytes()))
+	assert.Equal(t, plain, DecodeContent(http.Header{}, plain), "no coding: as is")
+	assert.Equal(t, []byte("not gzip"), DecodeContent(h, []byte("not gzip")), "a broken coding leaves the body")
+}
