@@ -12,6 +12,21 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+echo "== install: nginx and mox for the real-target tests"
+# nginx from apt; "apt-get update" only when it has to be installed.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+	sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nginx-light >/dev/null \
+		|| DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nginx >/dev/null
+fi
+# mox at the version its tools module pins, built once into .tools/bin
+# (ignored by git); rebuilt only when missing or of another version.
+mox_version=$(sed -n 's/^\tgithub.com\/mjl-\/mox \(v[^ ]*\).*/\1/p' targets/mox/tools/go.mod)
+if ! .tools/bin/mox version 2>/dev/null | grep -q "^$mox_version\b"; then
+	(cd targets/mox/tools && go build -o ../../../.tools/bin/mox github.com/mjl-/mox)
+fi
+
 echo "== go vet"
 go vet ./...
 
