@@ -93,7 +93,7 @@ func (r *runner) build(ctx context.Context, sh *shot) error {
 	}
 	if sh.req.Action != spec.ActionWrite {
 		var err error
-		sh.wire, err = ss.build(sh.req)
+		sh.wire, err = ss.build(r.bust(sh.req, burst(sh)))
 		return err
 	}
 	peer := ss
@@ -178,6 +178,10 @@ func (sh *shot) send(timeout time.Duration, maxBody int64) {
 		if sh.step.CancelAfter > 0 && limit == sh.step.CancelAfter && isTimeout(err) {
 			sh.canceled = true
 			sh.ex.Err = "canceled by the client after " + sh.step.CancelAfter.String()
+			// A client that gives up closes its socket there and then; that
+			// is what tells the server. Waiting for the rest of the burst
+			// would let the server finish first and hide the cancel.
+			sh.c.close()
 		} else {
 			sh.ex.Err = describeErr(err, timeout)
 		}

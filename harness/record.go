@@ -38,12 +38,14 @@ type Record struct {
 
 // Header opens a stream: what was tested, how and with what.
 type Header struct {
-	Spec     string    `json:"spec"`
-	SpecFile string    `json:"spec_file,omitempty"`
-	Target   string    `json:"target"`
-	Sync     string    `json:"sync"`
-	Users    []string  `json:"users"`
-	Started  time.Time `json:"started"`
+	Spec     string `json:"spec"`
+	SpecFile string `json:"spec_file,omitempty"`
+	Target   string `json:"target"`
+	Sync     string `json:"sync"`
+	// SyncReason says how the strategy was chosen, when -sync auto chose it.
+	SyncReason string    `json:"sync_reason,omitempty"`
+	Users      []string  `json:"users"`
+	Started    time.Time `json:"started"`
 	// Requests maps each request name to its data kind (mail, attachment, ...).
 	Requests []RequestInfo `json:"requests"`
 	// Markers counts the markers of each kind over all users.
@@ -133,4 +135,11 @@ type Outcome struct {
 	CutShort bool `json:"cut_short,omitempty"`
 	// LoginFailures names the users that could not log in, with why.
 	LoginFailures []string `json:"login_failures,omitempty"`
+	// Burst timing over the run, nearest-rank percentiles: the release skew
+	// of every burst and, where the target reports arrival times, the
+	// arrival spread. Zero when there were no such bursts.
+	ReleaseSkewP50   time.Duration `json:"release_skew_p50_ns,omitempty"`
+	ReleaseSkewP90   time.Duration `json:"release_skew_p90_ns,omitempty"`
+	ArrivalSpreadP50 time.Duration `json:"arrival_spread_p50_ns,omitempty"`
+	ArrivalSpreadP90 time.Duration `json:"arrival_spread_p90_ns,omitempty"`
 }

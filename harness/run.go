@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"sort"
@@ -49,6 +50,12 @@ type Options struct {
 	// Progress, when set, is called after every burst from the run's own
 	// goroutine; keep it cheap.
 	Progress func(Progress)
+	// CacheBust, when set, names a query parameter added to every GET read
+	// of a burst, with a value fresh for each burst and shared by all its
+	// steps (see cachebust.go). Caches in front of the target then miss at
+	// once for every user of the burst, which is what exposes request
+	// coalescing that ignores the session.
+	CacheBust string
 }
 
 // Progress is a snapshot handed to Options.Progress.
@@ -109,6 +116,9 @@ type runner struct {
 	// headerSent: a stream always opens with a header, even when setup
 	// failed before the oracle existed.
 	headerSent bool
+	// syncReason says why auto picked the strategy it did.
+	syncReason string
+	timing     burstTiming
 	grants     grants
 }
 
@@ -122,11 +132,14 @@ func newRunner(s *spec.Spec, opts Options, sink Sink) (*runner, error) {
 	if opts.Duration == 0 && opts.MaxRequests == 0 && opts.Plan == nil {
 		return nil, fmt.Errorf("%w: give a duration, a request budget or a plan, so the run stops by itself", ErrOptions)
 	}
+	if err := checkCacheBust(opts.CacheBust); err != nil {
+		return nil, err
+	}
 	if opts.Sync == "" {
 		opts.Sync = SyncBarrier
 	}
-	if _, ok := strategies[opts.Sync]; !ok {
-		return nil, fmt.Errorf("%w: unknown sync strategy %q (known: %s)", ErrOptions, opts.Sync, strings.Join(Strategies(), ", "))
+	if _, ok := strategies[opts.Sync]; !ok && opts.Sync != SyncAuto {
+		return nil, fmt.Errorf("%w: unknown sync strategy %q (known: %s)", ErrOptions, opts.Sync, strings.Join(SyncNames(), ", "))
 	}
 	if opts.BurstSize == 0 {
 		opts.BurstSize = min(8, len(s.Resolved))
@@ -174,6 +187,7 @@ func newRunner(s *spec.Spec, opts Options, sink Sink) (*runner, error) {
 }
 
 func (r *runner) close() {
+	r.d.h2.close()
 	for _, ss := range r.sessions {
 		ss.closeAll()
 	}
@@ -241,7 +255,7 @@ func (r *runner) setup(ctx context.Context) (ready bool, err error) {
 		return false, nil
 	}
 	baselines, exchanges := r.baselines(ctx)
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || len(r.out.LoginFailures) > 0 {
 		return false, nil
 	}
 	o, err := oracle.New(r.markers(baselines))
@@ -249,17 +263,23 @@ func (r *runner) setup(ctx context.Context) (ready bool, err error) {
 		return false, fmt.Errorf("building the oracle: %w", err)
 	}
 	r.oracle = o
+	var calibration []*shot
+	if r.opts.Sync == SyncAuto {
+		var cals []Calibration
+		calibration, cals = r.calibrate(ctx)
+		r.opts.Sync, r.syncReason = pickStrategy(cals)
+	}
 	if err := r.header(o); err != nil {
 		return false, err
 	}
 	// The baseline was sequential: a leak in it needs no concurrency at all,
 	// like a cache keyed without the session. It is burst 0.
-	return true, r.judge(exchanges)
+	return true, r.judge(append(exchanges, calibration...))
 }
 
 func (r *runner) header(o *oracle.Oracle) error {
 	r.headerSent = true
-	h := &Header{Spec: r.spec.Name, SpecFile: r.spec.File, Target: r.base.String(), Sync: r.opts.Sync,
+	h := &Header{Spec: r.spec.Name, SpecFile: r.spec.File, Target: r.base.String(), Sync: r.opts.Sync, SyncReason: r.syncReason,
 		Users: r.users, Started: r.start, Markers: map[oracle.Kind]int{},
 		Duration: r.opts.Duration, MaxRequests: r.opts.MaxRequests, BurstSize: r.opts.BurstSize}
 	for _, q := range r.spec.Requests {
@@ -279,6 +299,14 @@ func (r *runner) header(o *oracle.Oracle) error {
 func (r *runner) baselines(ctx context.Context) ([]oracle.Baseline, []*shot) {
 	var out []oracle.Baseline
 	var shots []*shot
+	rejected := map[string]string{}
+	defer func() {
+		for _, u := range r.users {
+			if msg, ok := rejected[u]; ok {
+				r.out.LoginFailures = append(r.out.LoginFailures, msg)
+			}
+		}
+	}()
 	for _, u := range r.users {
 		ss := r.sessions[u]
 		b := oracle.Baseline{User: u}
@@ -296,10 +324,15 @@ func (r *runner) baselines(ctx context.Context) ([]oracle.Baseline, []*shot) {
 				ex.Request = q.Name
 				sh := &shot{ss: ss, req: q, ex: ex, resp: resp, err: err, step: Step{User: u, Request: q.Name}}
 				shots = append(shots, sh)
+				if resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden {
+					// With Basic or bearer auth there is no login exchange:
+					// the first refusal is where a bad credential shows.
+					rejected[u] = fmt.Sprintf("user %s: credentials rejected: %s %s answered %d", u, ex.Method, ex.Path, resp.status)
+				}
 				if err != nil || statusIsError(resp.status) {
 					break
 				}
-				plain, _ := decodeContent(resp.header, resp.body)
+				plain := oracle.DecodeContent(resp.header, resp.body)
 				ss.extract(q.Extract, resp, plain)
 				pair[k] = plain
 			}
@@ -357,7 +390,8 @@ func (r *runner) markers(baselines []oracle.Baseline) []oracle.Marker {
 	out := ms[:0]
 	for _, m := range ms {
 		key := m.Owner + "\x00" + m.Value
-		if len(owners[m.Value]) > 1 || seen[key] || len(m.Value) < 3 {
+		// A secret inside "[redacted]" could never be hidden in evidence.
+		if len(owners[m.Value]) > 1 || seen[key] || len(m.Value) < 3 || (m.Secret && strings.Contains("[redacted]", m.Value)) {
 			continue
 		}
 		seen[key] = true
@@ -412,6 +446,7 @@ func (r *runner) bursts(ctx context.Context) {
 		shots := r.prepare(ctx, n, b)
 		release := strategies[r.opts.Sync](shots, r.spec.Limits.Timeout, r.spec.Limits.MaxBody)
 		skew, spread := burstTimes(shots)
+		r.timing.add(skew, spread)
 		before := r.out.Findings
 		errs := r.out.Errors
 		if err := r.judge(shots); err != nil {
@@ -532,7 +567,7 @@ func (r *runner) judge(shots []*shot) error {
 		} else if clean && sh.resp.header != nil && sh.ex.Burst > 0 {
 			sh.ss.absorb(sh.resp)
 			if len(sh.req.Extract) > 0 {
-				plain, _ := decodeContent(sh.resp.header, sh.resp.body)
+				plain := oracle.DecodeContent(sh.resp.header, sh.resp.body)
 				sh.ss.extract(sh.req.Extract, sh.resp, plain)
 			}
 		}
@@ -580,6 +615,7 @@ func bestPerOwner(ms []oracle.Match) []oracle.Match {
 func (r *runner) finish(setupErr error) (*Outcome, error) {
 	o := &r.out
 	o.Elapsed = time.Since(r.start)
+	r.timing.fill(o)
 	maxRate := r.spec.Limits.MaxErrorRate
 	switch {
 	case o.Findings > 0:

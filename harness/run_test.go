@@ -313,3 +313,58 @@ requests:
 	out, _ := collect(t, context.Background(), s, harness.Options{MaxRequests: 200})
 	require.Equal(t, harness.Isolated, out.Verdict, out.Reason)
 }
+
+// basicTarget checks HTTP Basic credentials on every request and lists the
+// caller's notes as HTML, with links whose ids a regexp extracts.
+func basicTarget(t *testing.T) string {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		if !ok || pass != "pw-"+user {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		switch {
+		case r.URL.Path == "/notes":
+			_, _ = w.Write([]byte(`<a href="/notes/17">one</a> <a href="/notes/42">two</a>`))
+		case strings.HasPrefix(r.URL.Path, "/notes/"):
+			_, _ = w.Write([]byte("note " + strings.TrimPrefix(r.URL.Path, "/notes/") + " of " + user + ": secret plans of " + user))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+func TestBasicAuthWithRegexpExtraction(t *testing.T) {
+	url := basicTarget(t)
+	s, err := spec.Parse("basic.yaml", []byte(`
+base_url: `+url+`
+users:
+  list:
+    - {login: carol, password: pw-carol}
+    - {login: dave, password: pw-dave}
+    - {login: erin, password: pw-erin}
+login: {type: basic}
+requests:
+  - {name: notes, path: /notes, extract: [{var: note, regexp: 'href="/notes/(\d+)"'}]}
+  - {name: note, path: "/notes/{{note}}", weight: 3}
+`))
+	require.NoError(t, err)
+	out, recs := collect(t, context.Background(), s, harness.Options{MaxRequests: 300, Trace: true})
+	require.Equal(t, harness.Isolated, out.Verdict, out.Reason)
+	opened := 0
+	for _, r := range recs {
+		if x := r.Exchange; x != nil && x.Request == "note" {
+			opened++
+			assert.Regexp(t, `^/notes/(17|42)$`, x.Path)
+		}
+	}
+	assert.Positive(t, opened, "the extracted ids were used")
+
+	s.Resolved[1].Password = "wrong"
+	out, _ = collect(t, context.Background(), s, harness.Options{MaxRequests: 50})
+	require.Equal(t, harness.Inconclusive, out.Verdict, "rejected Basic credentials must not pass as isolation")
+	require.Len(t, out.LoginFailures, 1)
+	assert.Contains(t, out.LoginFailures[0], "user dave: credentials rejected")
+}

@@ -89,7 +89,8 @@ type dialer struct {
 	maxBody  int64
 	netDial  net.Dialer
 	mu       sync.Mutex
-	accepted int // connections opened, for the conn ids of the stream
+	accepted int    // connections opened, for the conn ids of the stream
+	h2       h2Pool // the h2 strategy's shared connection (strategy_h2.go)
 }
 
 func newDialer(base *url.URL, timeout time.Duration, maxBody int64, insecure bool) *dialer {
@@ -209,11 +210,12 @@ func describeErr(err error, timeout time.Duration) string {
 }
 
 // statusIsError decides which replies count against the error budget: server
-// errors, and 401/403, which mean the session was lost. A lost session would
-// otherwise turn every later response into an "isolated" one that proves
-// nothing.
+// errors; 401/403, which mean the session was lost; and 429, a rate limit.
+// Each would otherwise turn responses that carry no data at all into
+// "isolated" ones that prove nothing.
 func statusIsError(status int) bool {
-	return status >= 500 || status == http.StatusUnauthorized || status == http.StatusForbidden
+	return status >= 500 || status == http.StatusUnauthorized || status == http.StatusForbidden ||
+		status == http.StatusTooManyRequests
 }
 
 func isTimeout(err error) bool {

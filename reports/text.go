@@ -95,6 +95,9 @@ func textVerdict(b *strings.Builder, s Summary) {
 			sync += fmt.Sprintf(", bursts of %d", h.BurstSize)
 		}
 		fmt.Fprintf(b, "  sync:   %s\n", sync)
+		if h.SyncReason != "" {
+			fmt.Fprintf(b, "          %s\n", clean(h.SyncReason))
+		}
 	}
 	if o := s.Outcome; o != nil {
 		if o.CutShort {

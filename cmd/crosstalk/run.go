@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/crosstalk/crosstalk/harness"
@@ -27,6 +28,7 @@ Examples:
   crosstalk run -target staging.yaml -url https://staging.example.test -duration 2m
   crosstalk run -target spec.yaml -requests 100000 -o results.jsonl
   crosstalk run -target spec.yaml -stop-on-first -format junit > junit.xml
+  crosstalk run -target spec.yaml -sync h2      # single-packet bursts over HTTP/2
 
 Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
 `
@@ -76,6 +78,8 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&format, "format", "text", "summary format on stdout: text, json, junit or markdown")
 	fs.BoolVar(&stopFirst, "stop-on-first", false, "stop after the first burst with a leak")
 	fs.BoolVar(&trace, "trace", false, "add every exchange to the result stream")
+	syncName := fs.String("sync", harness.SyncAuto, "how bursts are released: "+strings.Join(harness.SyncNames(), ", ")+
+		" (auto calibrates on the target and picks the tightest)")
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks (self-signed staging targets)")
 	budget.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
@@ -94,6 +98,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	}
 	opts := budget.options()
 	opts.BaseURL, opts.StopOnFirst, opts.Trace, opts.Insecure = baseURL, stopFirst, trace, insecure
+	opts.Sync = *syncName
 	res, err := execute(ctx, e, s, opts, out)
 	if err != nil {
 		return usageErr(e, "%v", err)

@@ -16,9 +16,10 @@ import (
 const serveUsage = `
 Usage: crosstalk serve [-bug NAME] [-addr HOST:PORT] [flags]
 
-Runs the built-in webmail until Ctrl-C. Every user has a seeded mailbox of its
-own; -bug picks the defect to serve. The spec targets/webmail/webmail.yaml
-points at the default address.
+Runs the built-in webmail until Ctrl-C. It speaks HTTP/1.1 and, for "crosstalk
+run -sync h2", HTTP/2 with prior knowledge (h2c). Every user has a seeded
+mailbox of its own; -bug picks the defect to serve. The spec
+targets/webmail/webmail.yaml points at the default address.
 
 Examples:
   crosstalk serve -bug lastlogin
@@ -58,7 +59,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "cannot listen on %s: %v", addr, err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, Protocols: withH2C()}
 	fmt.Fprintf(e.stderr, "webmail (bug %s, %d users, work %v) listening on http://%s — Ctrl-C stops it\n", b, users, work, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -75,4 +76,13 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// withH2C accepts HTTP/2 with prior knowledge (h2c) next to HTTP/1.1, so that
+// "-sync h2" and its single-packet bursts work against the built-in webmail.
+func withH2C() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &p
 }

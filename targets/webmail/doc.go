@@ -51,6 +51,9 @@
 //	POST /compose                            form fields to, subject, body: delivers to the user whose
 //	                                         email (or login) is "to", from the sender's email; 303 to /inbox
 //	POST /api/send                           JSON {"to","subject","body"}: the same; {"sent":true}
+//	GET  /api/batch?ids=1,2,3                {"user":"user3","messages":[...]}: up to 50 messages of the
+//	                                         caller's mailbox as /api/messages/{id} shows them, in the
+//	                                         order asked; ids the mailbox lacks are left out
 //	GET  /profile                            "Welcome back, <name>", the email, "Last login: <time> from
 //	                                         <ip>" and a mailbox summary: the count and the three newest
 //	                                         subjects, each with a snippet. The page of [BugLastLogin].
@@ -63,6 +66,33 @@
 // signed-in user carries Cache-Control: no-store. Mailboxes keep the newest
 // 500 messages, and each user the newest 256 sessions, so a long load test
 // cannot exhaust memory. There is no CSRF protection: this is a test target.
+//
+// # The bug zoo
+//
+// Besides the 2008 defect, [Options.Bug] selects one of the known production
+// classes of cross-user leak, each a model of a public incident cited in its
+// doc comment, and each found by crosstalk through webmail.yaml alone:
+//
+//   - [BugCacheKey]: a page cache keyed on the URL. Sequential requests leak.
+//   - [BugMicrocache]: a 1 s cache whose request coalescing ignores the
+//     session. Only requests that overlap leak; finding it takes bursts that
+//     miss the cache together (harness Options.CacheBust).
+//   - [BugPool]: a sync.Pool page buffer put back before the page is sent.
+//   - [BugConnDesync]: a backend connection pooled again after a client
+//     cancel, with its reply unread. Needs cancels.
+//   - [BugSessionMix]: session ids that collide under concurrent logins.
+//     Needs logins that land together.
+//   - [BugAfterReturn]: sent mail read from a recycled request context after
+//     the handler returned. Only the recipients' mailboxes show it.
+//   - [BugLoopVar]: /api/batch requests coalesced into rounds whose
+//     goroutines read a shared loop variable.
+//   - [BugOutbox]: the mail being sent kept in one slot for the whole server
+//     and shown on every inbox meanwhile. Needs a send and reads together.
+//
+// Every mode is free of data races: shared state a defect misuses is atomic
+// or locked, so `go test -race` lets a test watch the leak happen. Modes
+// with work left after their responses (afterreturn's mail queue) finish it
+// in [Server.Close].
 //
 // With [Options.ReportArrival], every response carries "X-Arrival-Ns", the
 // Unix time in nanoseconds at which the handler was entered, so a client can

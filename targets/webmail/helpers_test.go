@@ -34,6 +34,7 @@ func newEnv(t *testing.T, opts Options) *env {
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
 		ts.Close()
+		srv.Close()
 	})
 	c := &http.Client{
 		Transport:     tr,

@@ -360,7 +360,7 @@ func (s *Server) composeForm(w http.ResponseWriter, r *http.Request, ss *session
 		writeHTML(w, http.StatusBadRequest, composePage(ss.v.acct, problem))
 		return
 	}
-	s.deliver(rcpt, draft{from: ss.v.acct.Email, subject: c.Subject, body: c.Body, date: time.Now()})
+	s.submit(rcpt, draft{from: ss.v.acct.Email, subject: c.Subject, body: c.Body, date: time.Now()})
 	redirect(w, "/inbox")
 }
 
@@ -376,7 +376,7 @@ func (s *Server) sendJSON(w http.ResponseWriter, r *http.Request, ss *session) {
 		writeJSON(w, http.StatusUnprocessableEntity, errorJSON(problem))
 		return
 	}
-	s.deliver(rcpt, draft{from: ss.v.acct.Email, subject: c.Subject, body: c.Body, date: time.Now()})
+	s.submit(rcpt, draft{from: ss.v.acct.Email, subject: c.Subject, body: c.Body, date: time.Now()})
 	writeJSON(w, http.StatusOK, sentJSON)
 }
 

@@ -76,6 +76,11 @@ func TestSpecMatchesServer(t *testing.T) {
 		var ids []string
 		for _, rq := range s.Requests {
 			require.NotEmpty(t, rq.Data, rq.Name)
+			if rq.Action != "" && rq.Action != spec.ActionRead {
+				// Writes and logouts are for plans; the seed above already
+				// proved a write works.
+				continue
+			}
 			if rq.Action == spec.ActionWrite || rq.Action == spec.ActionLogout {
 				continue // writes and logouts are for plans; they change the mailbox
 			}

@@ -26,8 +26,13 @@ const (
 	BugLastLogin Bug = "lastlogin"
 )
 
-// Bugs lists the known bugs, for help text and validation.
-func Bugs() []Bug { return []Bug{BugNone, BugLastLogin} }
+// Bugs lists the known bugs, for help text and validation. Each variant
+// beyond the first two lives in a file of its own, bug_<name>.go, whose doc
+// comment cites the public incident it models.
+func Bugs() []Bug {
+	return []Bug{BugNone, BugLastLogin, BugCacheKey, BugMicrocache, BugPool, BugConnDesync,
+		BugSessionMix, BugAfterReturn, BugLoopVar, BugOutbox}
+}
 
 // Description says in one line what the bug does, for help text.
 func (b Bug) Description() string {
@@ -36,6 +41,22 @@ func (b Bug) Description() string {
 		return "no defect: every page is rendered for the user who asked"
 	case BugLastLogin:
 		return "the 2008 \"last login\" bug: /profile renders from a user shared by all requests"
+	case BugCacheKey:
+		return "a page cache keyed on the URL alone: the first user's page is served to everyone"
+	case BugMicrocache:
+		return "a 1 s microcache whose request coalescing ignores the session: only concurrent requests leak"
+	case BugPool:
+		return "a sync.Pool page buffer put back before the page is written"
+	case BugConnDesync:
+		return "a backend connection pooled again after a client cancel, its reply unread"
+	case BugSessionMix:
+		return "session ids from a coarse clock and a racy counter collide under concurrent logins"
+	case BugAfterReturn:
+		return "sent mail delivered later from a recycled request context: wrong sender and body"
+	case BugLoopVar:
+		return "/api/batch dispatch goroutines capture a shared loop variable across users"
+	case BugOutbox:
+		return outboxDescription
 	}
 	return "unknown bug"
 }
@@ -152,6 +173,23 @@ type Server struct {
 	// the logic, not a data race; the race detector would stop a test at the
 	// first collision and never let it see the wrong page.
 	current atomic.Pointer[viewer]
+
+	// front is where ServeHTTP hands a request after the arrival stamp: the
+	// router itself, or the middleware of a bug variant wrapped around it.
+	front http.HandlerFunc
+
+	// State of the bug variants, each used only in its own mode (see the
+	// bug_*.go files). The same rule as for current holds: shared state is
+	// atomic or locked, so every defect is a logic error that the race
+	// detector lets a test observe.
+	cache   *urlCache       // cachekey
+	micro   *microcache     // microcache
+	bufs    *sync.Pool      // pool
+	backend *backendPool    // conndesync
+	idSeq   atomic.Uint64   // sessionmix
+	ctxs    *ctxFreeList    // afterreturn
+	async   sync.WaitGroup  // afterreturn: deliveries still queued
+	batcher *batchCoalescer // loopvar
 }
 
 // New builds a server with seeded accounts and mailboxes.
@@ -182,6 +220,8 @@ func New(opts Options) (*Server, error) {
 		byEmail:       make(map[string]*account, opts.Users),
 		sessions:      map[string]*session{},
 	}
+	s.front = s.route
+	s.installBug()
 	sd := newSeeder(opts.Seed)
 	names := sd.names(opts.Users)
 	for i := range opts.Users {
@@ -218,14 +258,22 @@ func (s *Server) Users() []Account {
 // Bug returns the defect the server was built with.
 func (s *Server) Bug() Bug { return s.bug }
 
-// ServeHTTP routes a request. Routing is a plain switch: it is the hot path of
-// a load test, and it lets every unknown path get the same 404.
+// ServeHTTP stamps the arrival when asked to and hands the request to the
+// router, or to the middleware of the server's bug variant. Routing is a
+// plain switch: it is the hot path of a load test, and it lets every unknown
+// path get the same 404.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.reportArrival {
 		// Taken first, before routing or session lookup, so it measures the
 		// arrival and not the work.
 		w.Header()["X-Arrival-Ns"] = []string{strconv.FormatInt(time.Now().UnixNano(), 10)}
 	}
+	s.front(w, r)
+}
+
+// route dispatches a request to its handler. Routing is a plain switch, as
+// ServeHTTP explains; bug middlewares wrap it through Server.front.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch p {
 	case "/":
@@ -280,6 +328,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.allow(w, r, http.MethodPost) {
 			if ss := s.apiSession(w, r); ss != nil {
 				s.sendJSON(w, r, ss)
+			}
+		}
+	case "/api/batch":
+		if s.allow(w, r, http.MethodGet) {
+			if ss := s.apiSession(w, r); ss != nil {
+				s.batchJSON(w, r, ss)
 			}
 		}
 	default:
@@ -415,7 +469,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	a.last = loginRecord{at: now, ip: ip}
 	s.mu.Unlock()
 
-	ss := &session{id: newSessionID(), v: &viewer{acct: a, lastHTML: lastLoginHTML(prev)}}
+	ss := &session{id: s.sessionID(now), v: &viewer{acct: a, lastHTML: lastLoginHTML(prev)}}
 	s.sessMu.Lock()
 	s.sessions[ss.id] = ss
 	a.sids = append(a.sids, ss.id)

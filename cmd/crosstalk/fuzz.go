@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/crosstalk/crosstalk/fuzz"
+	"github.com/crosstalk/crosstalk/harness"
+	"github.com/crosstalk/crosstalk/harness/spec"
+)
+
+const fuzzUsage = `
+Usage: crosstalk fuzz -target SPEC [flags]
+
+Draws random plans (bursts of reads, writes, re-logins, logouts and client
+cancels, biased towards few users with many overlaps) with rapid, fires each
+once, and shrinks the first that leaks to a minimal plan. The shrinker is
+flaky-aware: a candidate counts as failing if it fails in any of K runs, K
+chosen from the measured reproduction rate so that a candidate reproducing as
+often as the current plan is discarded with probability at most 5%. The
+minimal plan is run -measure times, saved as a JSON plan file with its
+reproduction rate, and the command that replays it is printed.
+
+Saved plans of the same target in -dir are re-run first, the way rapid
+re-runs its fail files: a bug that is still there is reported at once.
+
+Examples:
+  crosstalk fuzz -target targets/webmail/webmail.yaml
+  crosstalk fuzz -target spec.yaml -url http://127.0.0.1:9090 -budget 2m -seed 42
+  crosstalk fuzz -target spec.yaml -o leak.json -emit-test service/leak_crosstalk_test.go
+  crosstalk replay -plan leak.json -n 50
+
+Exit codes: 0 no leak found within the budget, 1 leak found (plan saved),
+2 usage or config error, 3 inconclusive (setup failed or the run was cut short).
+`
+
+func runFuzz(ctx context.Context, e *env, args []string) int {
+	fs := newFlagSet(e, "fuzz", fuzzUsage)
+	var (
+		target, baseURL, syncName, out, dir, emit, testPkg, testHandler string
+		seed                                                            uint64
+		plans, minSteps, maxSteps, measure                              int
+		budget                                                          time.Duration
+		insecure, verbose, cross                                        bool
+	)
+	fs.StringVar(&target, "target", "", "the target spec, YAML or JSON (required)")
+	fs.StringVar(&baseURL, "url", "", "replace the spec's base_url")
+	fs.StringVar(&syncName, "sync", harness.SyncBarrier, "burst release strategy: "+strings.Join(harness.SyncNames(), ", "))
+	fs.Uint64Var(&seed, "seed", 0, "rapid seed of the first plan; plan i uses seed+i (0: random)")
+	fs.IntVar(&plans, "plans", 200, "random plans to try at most")
+	fs.IntVar(&minSteps, "min-steps", 20, "fewest steps in a drawn plan")
+	fs.IntVar(&maxSteps, "max-steps", 40, "most steps in a drawn plan")
+	fs.DurationVar(&budget, "budget", time.Minute, "time for the search and the shrink together")
+	fs.IntVar(&measure, "measure", 50, "runs that measure the minimal plan's reproduction rate")
+	fs.StringVar(&dir, "dir", fuzz.DefaultDir, "where failing plans are kept and re-run first (empty: none)")
+	fs.StringVar(&out, "o", "", "plan file to write (default: -dir/<target>-<seed>.json)")
+	fs.StringVar(&emit, "emit-test", "", "also write a testify regression test replaying the plan to this _test.go file")
+	fs.StringVar(&testPkg, "test-package", "", "package of the emitted test (default: that of the directory's Go files, else main_test)")
+	fs.StringVar(&testHandler, "test-handler", "crosstalkHandler", "func(testing.TB) http.Handler the emitted test calls; define it in that package")
+	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks")
+	fs.BoolVar(&verbose, "v", false, "print every shrink candidate")
+	fs.BoolVar(&cross, "cross-writes", false, "let writes go to other users (restart the target after: the mail stays, the grants do not)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if target == "" {
+		return usageErr(e, "fuzz needs -target SPEC (see crosstalk fuzz -h)")
+	}
+	if minSteps < 1 || maxSteps < minSteps || plans < 1 || measure < 1 || budget <= 0 {
+		return usageErr(e, "fuzz: need 1 <= -min-steps <= -max-steps, and positive -plans, -measure and -budget")
+	}
+	if emit != "" && !strings.HasSuffix(emit, "_test.go") {
+		return usageErr(e, "fuzz: -emit-test must name a _test.go file, not %q", emit)
+	}
+	s, err := spec.Load(target)
+	if err != nil {
+		return usageErr(e, "%v", err)
+	}
+	vocab := fuzz.VocabOf(s)
+	if len(vocab.Users) < 2 || len(vocab.Reads) == 0 {
+		return usageErr(e, "fuzz: spec %s needs at least two users and a read request", target)
+	}
+	tgt, err := harness.NewTarget(ctx, s, harness.Options{BaseURL: baseURL, Sync: syncName, Insecure: insecure}, nil)
+	if errors.Is(err, harness.ErrOptions) {
+		return usageErr(e, "%v", err)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
+		return harness.ExitInconclusive
+	}
+	defer tgt.Close()
+	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users\n", s.Name, tgt.BaseURL(), tgt.Sync(), len(vocab.Users))
+	if tgt.Baseline.Findings > 0 {
+		fmt.Fprintf(e.stdout, "LEAK without concurrency: %d responses of the sequential baseline carried another user's data; "+
+			"crosstalk run -target %s shows them\n", tgt.Baseline.Findings, target)
+		return harness.ExitLeak
+	}
+	cfg := fuzz.Config{Vocab: vocab, Gen: fuzz.GenOptions{MinSteps: minSteps, MaxSteps: maxSteps, CrossWrites: cross}, Seed: seed,
+		MaxPlans: plans, Budget: budget, Measure: measure}
+	if dir != "" {
+		saved, problems := fuzz.LoadSaved(dir, s.Name)
+		for _, p := range problems {
+			fmt.Fprintf(e.stderr, "crosstalk: skipping a saved plan: %v\n", p)
+		}
+		cfg.Saved = saved
+		fmt.Fprintf(e.stdout, "saved plans: %d in %s\n", len(saved), dir)
+	}
+	cfg.Progress = fuzzProgress(e, verbose)
+	res, err := fuzz.Search(ctx, fuzz.TargetExecutor{Target: tgt}, cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
+		return harness.ExitInconclusive
+	}
+	if !res.Found {
+		fmt.Fprintf(e.stdout, "no leak: %d random plans of %d..%d steps found none in %v\n",
+			res.Plans, minSteps, maxSteps, res.SearchTime.Round(time.Millisecond))
+		return 0
+	}
+	specPath := target
+	if abs, err := filepath.Abs(target); err == nil {
+		specPath = abs
+	}
+	f := res.File(specPath, s.Name, tgt.BaseURL(), tgt.Sync())
+	if out == "" {
+		out = res.FromSaved
+		if out == "" {
+			if dir == "" {
+				dir = "."
+			}
+			out = fuzz.SavedPath(dir, s.Name, res.Seed)
+		}
+	}
+	if err := f.WriteFile(out); err != nil {
+		fmt.Fprintf(e.stderr, "crosstalk: writing the plan: %v\n", err)
+		return harness.ExitInconclusive
+	}
+	fmt.Fprint(e.stdout, fuzz.Report(res, f, out))
+	fmt.Fprintf(e.stdout, "search %v, shrink %v, measure %v\n", res.SearchTime.Round(time.Millisecond),
+		res.ShrinkTime.Round(time.Millisecond), res.MeasureTime.Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "replay it:\n  crosstalk replay -plan %s -n 50\n", out)
+	if emit != "" {
+		if err := emitTest(f, emit, specPath, testPkg, testHandler); err != nil {
+			fmt.Fprintf(e.stderr, "crosstalk: -emit-test: %v\n", err)
+			return harness.ExitUsage
+		}
+		fmt.Fprintf(e.stdout, "regression test written to %s (it calls %s(t), which that package must define)\n", emit, testHandler)
+	}
+	return harness.ExitLeak
+}
+
+func fuzzProgress(e *env, verbose bool) func(fuzz.Event) {
+	return func(ev fuzz.Event) {
+		switch ev.Kind {
+		case "saved":
+			verdict := "no longer reproduces"
+			if ev.Failed {
+				verdict = "still leaks"
+			}
+			fmt.Fprintf(e.stdout, "saved plan %s: %s (%d runs)\n", ev.Saved, verdict, ev.Estimate.Runs)
+		case "found":
+			fmt.Fprintf(e.stdout, "seed %d drew a %d-step plan that leaked; shrinking\n", ev.Seed, ev.Steps)
+		case "candidate":
+			c := ev.Candidate
+			if verbose || c.Accepted {
+				mark := "rejected"
+				if c.Accepted {
+					mark = "accepted"
+				}
+				fmt.Fprintf(e.stdout, "  %-14s %s: %2d steps %2d bursts %d users, K=%-2d %d/%d runs failed, est. rate %.2f\n",
+					c.Pass, mark, c.Steps, c.Bursts, c.Users, c.K, c.Estimate.Fails, c.Estimate.Runs, c.Rate)
+			}
+		}
+	}
+}
+
+// emitTest writes the regression test next to the package it tests, with the
+// spec path made relative to that package, since go test runs there.
+func emitTest(f *fuzz.File, path, specPath, pkg, handler string) error {
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(dir, specPath)
+	if err != nil {
+		rel = specPath
+	}
+	if pkg == "" {
+		pkg = packageOf(dir)
+	}
+	src, err := fuzz.EmitTest(f, fuzz.EmitOptions{Package: pkg, SpecPath: filepath.ToSlash(rel), Handler: handler})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, src, 0o644)
+}
+
+// packageOf returns the package clause of the Go files in dir: a test file's
+// if there is one, so the emitted test joins the package's other tests.
+func packageOf(dir string) string {
+	names, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	pkg := ""
+	for _, n := range names {
+		f, err := parser.ParseFile(token.NewFileSet(), n, nil, parser.PackageClauseOnly)
+		if err != nil {
+			continue
+		}
+		if strings.HasSuffix(n, "_test.go") {
+			return f.Name.Name
+		}
+		if pkg == "" {
+			pkg = f.Name.Name
+		}
+	}
+	if pkg == "" {
+		return "main_test"
+	}
+	return pkg
+}

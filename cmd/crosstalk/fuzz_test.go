@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crosstalk/crosstalk/fuzz"
+)
+
+// fuzz finds the last-login leak from random plans of at least 20 steps,
+// shrinks it to two users asking for their profile in one burst, saves the
+// plan and prints the replay command; replay then reports its rate and
+// exits 1, and exits 0 against the fixed webmail.
+func TestFuzzShrinksLastLoginAndReplays(t *testing.T) {
+	url := serve(t, "-bug", "lastlogin")
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "leak.json")
+	emit := filepath.Join(dir, "svc", "leak_crosstalk_test.go")
+	r := crosstalk(t, "fuzz", "-target", webmailSpec, "-url", url, "-seed", "1", "-dir", dir, "-o", plan,
+		"-measure", "20", "-emit-test", emit, "-test-package", "svc_test")
+	require.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "crosstalk replay -plan "+plan+" -n 50")
+	assert.Regexp(t, regexp.MustCompile(`seed \d+ drew a (\d{2,})-step plan that leaked`), r.stdout)
+	f, err := fuzz.ReadFile(plan)
+	require.NoError(t, err)
+	assert.Equal(t, 2, f.Plan.Len(), r.stdout)
+	require.Len(t, f.Plan.Bursts, 1)
+	assert.NotEqual(t, f.Plan.Bursts[0].Steps[0].User, f.Plan.Bursts[0].Steps[1].User)
+	assert.GreaterOrEqual(t, f.OriginalSteps, 20)
+	assert.Equal(t, 20, f.Reproduction.Runs)
+	assert.Positive(t, f.Reproduction.Fails)
+	src, err := os.ReadFile(emit)
+	require.NoError(t, err)
+	assert.Contains(t, string(src), "package svc_test")
+	assert.Contains(t, string(src), "crosstalkHandler(t)")
+
+	r = crosstalk(t, "replay", "-plan", plan, "-n", "50")
+	assert.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Regexp(t, `reproduced in \d+ of 50 runs`, r.stdout)
+
+	fixed := serve(t, "-bug", "none")
+	r = crosstalk(t, "replay", "-plan", plan, "-n", "20", "-url", fixed)
+	assert.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "reproduced in 0 of 20 runs")
+}
+
+func TestFuzzFindsNothingOnTheFixedWebmail(t *testing.T) {
+	url := serve(t, "-bug", "none")
+	r := crosstalk(t, "fuzz", "-target", webmailSpec, "-url", url, "-seed", "1", "-plans", "15", "-dir", "")
+	assert.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "no leak: 15 random plans")
+}
+
+func TestFuzzAndReplayUsageErrorsExit2(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"version":1,"plan":{"bursts":[]}}`), 0o644))
+	for _, args := range [][]string{
+		{"fuzz"},
+		{"fuzz", "-target", "does-not-exist.yaml"},
+		{"fuzz", "-target", webmailSpec, "-min-steps", "0"},
+		{"fuzz", "-target", webmailSpec, "-emit-test", "x.go"},
+		{"fuzz", "-target", webmailSpec, "-sync", "nosuch"},
+		{"replay"},
+		{"replay", "-plan", "does-not-exist.json"},
+		{"replay", "-plan", bad},
+		{"replay", "-plan", bad, "-n", "0"},
+	} {
+		r := crosstalk(t, args...)
+		assert.Equal(t, 2, r.code, "%v\n%s", args, r.stderr)
+		assert.NotContains(t, r.stderr, "panic", "%v", args)
+	}
+}

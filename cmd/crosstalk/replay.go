@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/crosstalk/crosstalk/fuzz"
+	"github.com/crosstalk/crosstalk/harness"
+	"github.com/crosstalk/crosstalk/harness/spec"
+)
+
+const replayUsage = `
+Usage: crosstalk replay -plan FILE [-n RUNS] [flags]
+
+Runs a plan saved by "crosstalk fuzz" RUNS times against its target (logging
+in once) and prints how often it leaked, with a 95% interval. The spec and the
+URL are taken from the plan file unless -target or -url replace them.
+
+Examples:
+  crosstalk replay -plan testdata/crosstalk/webmail-42.json -n 50
+  crosstalk replay -plan leak.json -url http://127.0.0.1:9090
+  crosstalk replay -plan leak.json -target staging.yaml -sync lastbyte -n 200
+
+Exit codes: 0 the plan did not leak in any run, 1 it leaked in at least one,
+2 usage or config error, 3 inconclusive (setup failed, or the runs mostly erred).
+`
+
+func runReplay(ctx context.Context, e *env, args []string) int {
+	fs := newFlagSet(e, "replay", replayUsage)
+	var (
+		planPath, target, baseURL, syncName string
+		n                                   int
+		insecure, verbose                   bool
+	)
+	fs.StringVar(&planPath, "plan", "", "plan file written by crosstalk fuzz (required)")
+	fs.IntVar(&n, "n", 50, "how many times to run the plan")
+	fs.StringVar(&target, "target", "", "the target spec (default: the one the plan file names)")
+	fs.StringVar(&baseURL, "url", "", "the target's URL (default: the plan file's, else the spec's)")
+	fs.StringVar(&syncName, "sync", "", "burst release strategy (default: the plan file's): "+strings.Join(harness.SyncNames(), ", "))
+	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks")
+	fs.BoolVar(&verbose, "v", false, "print every run")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if planPath == "" {
+		return usageErr(e, "replay needs -plan FILE (see crosstalk replay -h)")
+	}
+	if n < 1 || n > 1_000_000 {
+		return usageErr(e, "replay: -n must be between 1 and 1000000")
+	}
+	f, err := fuzz.ReadFile(planPath)
+	if err != nil {
+		return usageErr(e, "%v", err)
+	}
+	if target == "" {
+		target = f.Spec
+		if _, err := os.Stat(target); err != nil && !filepath.IsAbs(target) {
+			// A relative spec path in a plan file is read from where the
+			// plan file lies if it is not found from here.
+			target = filepath.Join(filepath.Dir(planPath), f.Spec)
+		}
+	}
+	if target == "" {
+		return usageErr(e, "replay: %s names no spec; give -target SPEC", planPath)
+	}
+	s, err := spec.Load(target)
+	if err != nil {
+		return usageErr(e, "%v", err)
+	}
+	if err := fuzz.CheckAgainst(f.Plan, s); err != nil {
+		return usageErr(e, "%s: %v", planPath, err)
+	}
+	if baseURL == "" {
+		baseURL = f.BaseURL
+	}
+	if syncName == "" {
+		syncName = f.Sync
+	}
+	tgt, err := harness.NewTarget(ctx, s, harness.Options{BaseURL: baseURL, Sync: syncName, Insecure: insecure}, nil)
+	if errors.Is(err, harness.ErrOptions) {
+		return usageErr(e, "%v", err)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
+		return harness.ExitInconclusive
+	}
+	defer tgt.Close()
+	fmt.Fprintf(e.stdout, "replay: %s (%d steps in %d bursts) against %s at %s, sync %s, %d runs\n",
+		planPath, f.Plan.Len(), len(f.Plan.Bursts), s.Name, tgt.BaseURL(), tgt.Sync(), n)
+	if tgt.Baseline.Findings > 0 {
+		fmt.Fprintf(e.stdout, "LEAK without concurrency: the sequential baseline already carried another user's data\n")
+		return harness.ExitLeak
+	}
+	exec := fuzz.TargetExecutor{Target: tgt}
+	var est fuzz.Estimate
+	var requests, errs int
+	var example *harness.Finding
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		o, err := exec.Execute(ctx, f.Plan)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
+			break
+		}
+		est.Runs++
+		requests, errs = requests+o.Requests, errs+o.Errors
+		if o.Failed() {
+			est.Fails++
+			if example == nil {
+				fd := o.Findings[0]
+				example = &fd
+			}
+		}
+		if verbose {
+			fmt.Fprintf(e.stdout, "  run %d: %d findings, %d errors\n", i+1, len(o.Findings), o.Errors)
+		}
+	}
+	lo, hi := est.Interval95()
+	fmt.Fprintf(e.stdout, "reproduced in %d of %d runs: %.0f%% (95%% interval %.0f–%.0f%%)\n",
+		est.Fails, est.Runs, 100*est.Rate(), 100*lo, 100*hi)
+	if f.Reproduction.Runs > 0 {
+		fmt.Fprintf(e.stdout, "when saved: %d of %d runs (%.0f%%)\n", f.Reproduction.Fails, f.Reproduction.Runs, 100*f.Reproduction.Rate())
+	}
+	if example != nil {
+		fmt.Fprintf(e.stdout, "LEAK: %s was shown %s's %s data through %s %s\n", example.Viewer, example.Owner, example.Data, example.Method, example.Path)
+		return harness.ExitLeak
+	}
+	if est.Runs < n || requests == 0 || float64(errs) > s.Limits.MaxErrorRate*float64(requests) {
+		fmt.Fprintf(e.stdout, "INCONCLUSIVE: %d of %d runs done, %d of %d requests failed\n", est.Runs, n, errs, requests)
+		return harness.ExitInconclusive
+	}
+	fmt.Fprintf(e.stdout, "no leak in %d runs\n", est.Runs)
+	return 0
+}

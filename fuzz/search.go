@@ -1,0 +1,303 @@
+package fuzz
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/crosstalk/crosstalk/harness"
+)
+
+// Config shapes a [Search].
+type Config struct {
+	Vocab Vocab
+	Gen   GenOptions
+	// Seed is the rapid seed of the first drawn plan; plan i is drawn from
+	// Seed+i (0: a random first seed).
+	Seed uint64
+	// MaxPlans bounds the random plans drawn (default 200).
+	MaxPlans int
+	// Budget bounds the search and the shrink together (default 60s); the
+	// measurement of the final plan comes on top of it.
+	Budget time.Duration
+	// Delta and KMax tune the shrinker (see [Shrinker]).
+	Delta float64
+	KMax  int
+	// Measure is how many times the final plan is run to measure its
+	// reproduction rate (default 50).
+	Measure int
+	// Saved are plans that failed before; they are re-run first, like
+	// rapid's fail files, and one that still fails is shrunk instead of
+	// searching afresh.
+	Saved []SavedPlan
+	// Progress, if set, is told what the search is doing.
+	Progress func(Event)
+}
+
+// SavedPlan is a plan file kept from an earlier failure.
+type SavedPlan struct {
+	Path string
+	File *File
+}
+
+// Event is a step of a search, for progress output.
+type Event struct {
+	// Kind is "saved", "plan", "found", "candidate" or "measured".
+	Kind      string
+	Seed      uint64
+	Steps     int
+	Failed    bool
+	Candidate *Candidate
+	Estimate  Estimate
+	// Saved names the saved plan an event is about.
+	Saved string
+}
+
+// Result is what a search found.
+type Result struct {
+	Found bool
+	// Seed drew the original plan; FromSaved is the path of the saved
+	// plan that still failed, if one did.
+	Seed      uint64
+	FromSaved string
+	Original  harness.Plan
+	// Plans is how many random plans were drawn and run.
+	Plans    int
+	Shrink   ShrinkResult
+	Measured Estimate
+	Finding  *harness.Finding
+	// Times of the three phases.
+	SearchTime, ShrinkTime, MeasureTime time.Duration
+}
+
+// Search looks for a plan that leaks: saved plans first, then random plans
+// drawn by [PlanGen], each run once. The first that fails is shrunk by a
+// [Shrinker] and the result measured over Config.Measure runs. Found is false
+// when no plan failed within MaxPlans and Budget.
+func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
+	if err := cfg.Vocab.check(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxPlans <= 0 {
+		cfg.MaxPlans = 200
+	}
+	if cfg.Budget <= 0 {
+		cfg.Budget = 60 * time.Second
+	}
+	if cfg.Measure <= 0 {
+		cfg.Measure = 50
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = rand.Uint64() >> 2
+	}
+	emit := func(e Event) {
+		if cfg.Progress != nil {
+			cfg.Progress(e)
+		}
+	}
+	start := time.Now()
+	deadline := start.Add(cfg.Budget)
+	res := &Result{}
+	var first Outcome
+	var est Estimate
+	for _, sp := range cfg.Saved {
+		f := sp.File
+		// As many runs as a shrink candidate of the saved rate would get.
+		k := RepetitionsFor(max(f.Reproduction.Low(), rateFloor), DefaultDelta, DefaultKMax)
+		got, n, err := runUntilFail(ctx, exec, f.Plan, k)
+		if err != nil {
+			return nil, err
+		}
+		emit(Event{Kind: "saved", Seed: f.Seed, Steps: f.Plan.Len(), Failed: got.Failed(), Saved: sp.Path, Estimate: Estimate{Runs: n, Fails: b2i(got.Failed())}})
+		if got.Failed() {
+			res.Found, res.Seed, res.FromSaved, res.Original = true, f.Seed, sp.Path, clonePlan(f.Plan)
+			first, est = got, Estimate{Runs: n, Fails: 1}
+			break
+		}
+	}
+	gen := PlanGen(cfg.Vocab, cfg.Gen)
+	for i := 0; !res.Found && i < cfg.MaxPlans && time.Now().Before(deadline); i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		seed := cfg.Seed + uint64(i)
+		p, err := drawPlan(gen, seed)
+		if err != nil {
+			return nil, err
+		}
+		o, err := exec.Execute(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		res.Plans++
+		emit(Event{Kind: "plan", Seed: seed, Steps: p.Len(), Failed: o.Failed()})
+		if o.Failed() {
+			res.Found, res.Seed, res.Original, first, est = true, seed, p, o, Estimate{Runs: 1, Fails: 1}
+		}
+	}
+	res.SearchTime = time.Since(start)
+	if !res.Found {
+		return res, nil
+	}
+	emit(Event{Kind: "found", Seed: res.Seed, Steps: res.Original.Len()})
+	t0 := time.Now()
+	sh := &Shrinker{Exec: exec, Delta: cfg.Delta, KMax: cfg.KMax, Deadline: deadline,
+		OnCandidate: func(c Candidate) { emit(Event{Kind: "candidate", Candidate: &c, Steps: c.Steps}) }}
+	sr, err := sh.Shrink(ctx, res.Original, est)
+	if err != nil {
+		return nil, err
+	}
+	if !sr.Failure.Failed() {
+		sr.Failure = first
+	}
+	res.Shrink, res.ShrinkTime = sr, time.Since(t0)
+	t1 := time.Now()
+	m, last, err := Measure(ctx, exec, sr.Plan, cfg.Measure)
+	if err != nil {
+		return nil, err
+	}
+	res.Measured, res.MeasureTime = m, time.Since(t1)
+	emit(Event{Kind: "measured", Steps: sr.Plan.Len(), Estimate: m})
+	for _, o := range []Outcome{last, sr.Failure, first} {
+		if o.Failed() {
+			f := o.Findings[0]
+			res.Finding = &f
+			break
+		}
+	}
+	return res, nil
+}
+
+// drawPlan draws the plan of one seed. rapid reports a generator that
+// cannot draw by panicking; that is turned into an error here, since a
+// vocabulary from a user's spec must never crash the command.
+func drawPlan(gen interface{ Example(...int) harness.Plan }, seed uint64) (p harness.Plan, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("fuzz: drawing the plan of seed %d: %v", seed, r)
+		}
+	}()
+	return gen.Example(int(seed & (1<<62 - 1))), nil
+}
+
+// DrawPlan draws the plan rapid draws for seed, the way [Search] does: the
+// same vocabulary, options and seed give the same plan.
+func DrawPlan(v Vocab, o GenOptions, seed uint64) (harness.Plan, error) {
+	if err := v.check(); err != nil {
+		return harness.Plan{}, err
+	}
+	return drawPlan(PlanGen(v, o), seed)
+}
+
+// runUntilFail runs p up to k times and returns the first failing outcome
+// (or the last) and how many runs it took.
+func runUntilFail(ctx context.Context, exec Executor, p harness.Plan, k int) (Outcome, int, error) {
+	var o Outcome
+	for n := 1; n <= k; n++ {
+		var err error
+		if o, err = exec.Execute(ctx, p); err != nil {
+			return o, n, err
+		}
+		if o.Failed() {
+			return o, n, nil
+		}
+	}
+	return o, k, nil
+}
+
+// Measure runs p n times and counts the runs that found a leak; it returns
+// the last failing outcome, if any.
+func Measure(ctx context.Context, exec Executor, p harness.Plan, n int) (Estimate, Outcome, error) {
+	var est Estimate
+	var last Outcome
+	for range n {
+		o, err := exec.Execute(ctx, p)
+		if err != nil {
+			return est, last, err
+		}
+		est.Runs++
+		if o.Failed() {
+			est.Fails++
+			last = o
+		}
+	}
+	return est, last, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// File makes the plan file of a result.
+func (r *Result) File(specPath, target, baseURL, sync string) *File {
+	f := &File{Version: FileVersion, Spec: specPath, Target: target, BaseURL: baseURL, Sync: sync, Seed: r.Seed,
+		OriginalSteps: r.Original.Len(), Plan: clonePlan(r.Shrink.Plan), Reproduction: r.Measured,
+		Finding: r.Finding, Created: time.Now().UTC().Truncate(time.Second)}
+	return f
+}
+
+// DefaultDir is where failing plans are kept between runs, like rapid's
+// testdata/rapid.
+const DefaultDir = "testdata/crosstalk"
+
+// SavedPath is where the plan of a failure of target drawn from seed is
+// kept in dir.
+func SavedPath(dir, target string, seed uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%d.json", safeName(target), seed))
+}
+
+func safeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "target"
+	}
+	return b.String()
+}
+
+// LoadSaved reads the saved plans of target in dir, newest first. A missing
+// dir is no saved plans; an unreadable file is reported and skipped, so one
+// bad file does not stop a fuzz.
+func LoadSaved(dir, target string) (saved []SavedPlan, problems []error) {
+	matches, _ := filepath.Glob(filepath.Join(dir, safeName(target)+"-*.json"))
+	type entry struct {
+		f    *File
+		path string
+		mod  time.Time
+	}
+	var es []entry
+	for _, m := range matches {
+		f, err := ReadFile(m)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		if f.Target != target {
+			continue
+		}
+		var mod time.Time
+		if st, err := os.Stat(m); err == nil {
+			mod = st.ModTime()
+		}
+		es = append(es, entry{f, m, mod})
+	}
+	sort.SliceStable(es, func(i, j int) bool { return es[i].mod.After(es[j].mod) })
+	for _, e := range es {
+		saved = append(saved, SavedPlan{Path: e.path, File: e.f})
+	}
+	return saved, problems
+}

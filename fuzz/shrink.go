@@ -1,0 +1,422 @@
+package fuzz
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/crosstalk/crosstalk/harness"
+)
+
+// Executor fires a plan once. [harness.Target] is the usual one (through
+// [TargetExecutor]); tests use fakes with a known reproduction rate.
+type Executor interface {
+	Execute(ctx context.Context, p harness.Plan) (Outcome, error)
+}
+
+// Outcome is what one execution of a plan showed.
+type Outcome struct {
+	// Findings are the leaks seen; the property "no finding" fails on any.
+	Findings []harness.Finding
+	Requests int
+	Errors   int
+}
+
+// Failed reports whether the execution found a leak.
+func (o Outcome) Failed() bool { return len(o.Findings) > 0 }
+
+// TargetExecutor fires plans at a [harness.Target].
+type TargetExecutor struct{ Target *harness.Target }
+
+// Execute implements [Executor].
+func (e TargetExecutor) Execute(ctx context.Context, p harness.Plan) (Outcome, error) {
+	var out Outcome
+	res, err := e.Target.Execute(ctx, p, func(r harness.Record) error {
+		if r.Finding != nil {
+			out.Findings = append(out.Findings, *r.Finding)
+		}
+		return nil
+	})
+	if res != nil {
+		out.Requests, out.Errors = res.Requests, res.Errors
+	}
+	return out, err
+}
+
+// Candidate is one plan the shrinker tried, with what it cost and how often
+// it reproduced.
+type Candidate struct {
+	Pass   string `json:"pass"`
+	Steps  int    `json:"steps"`
+	Bursts int    `json:"bursts"`
+	Users  int    `json:"users"`
+	// K is the most repetitions the candidate was allowed; it stopped at its
+	// first failure.
+	K        int      `json:"k"`
+	Estimate Estimate `json:"estimate"`
+	Accepted bool     `json:"accepted"`
+	// Rate is the estimated reproduction probability of the candidate: the
+	// calibrated rate once accepted, else what its runs showed.
+	Rate float64 `json:"rate"`
+}
+
+// Shrinker minimises a failing plan whose failure does not reproduce every
+// time. A candidate counts as failing if it fails in any of K runs, with K
+// chosen from the current plan's measured rate (see [RepetitionsFor]); every
+// accepted plan is calibrated with extra runs so that K follows the rate as
+// it changes.
+type Shrinker struct {
+	Exec Executor
+	// Delta is the accepted chance of discarding a candidate that reproduces
+	// as often as the current plan (default [DefaultDelta]).
+	Delta float64
+	// KMax caps K (default [DefaultKMax]).
+	KMax int
+	// Calibrate is how many failures an accepted plan is run to, at most
+	// KMax runs, to estimate its rate (default 3).
+	Calibrate int
+	// MinCalibrate is the fewest runs behind an estimate (default 10): three
+	// failures in three runs says little about a plan that fails one time in
+	// five, and K planned from it would be too small.
+	MinCalibrate int
+	// Deadline and MaxRuns bound the whole shrink; the best plan so far is
+	// returned when either is reached.
+	Deadline time.Time
+	MaxRuns  int
+	// OnCandidate, if set, sees every candidate as it is decided.
+	OnCandidate func(Candidate)
+
+	runs  int
+	trail []Candidate
+	last  Outcome
+}
+
+// ShrinkResult is a shrunk plan and how it was got.
+type ShrinkResult struct {
+	Plan harness.Plan
+	// Estimate is the calibrated rate of Plan.
+	Estimate Estimate
+	// Failure is an execution of Plan that found a leak.
+	Failure Outcome
+	Trail   []Candidate
+	Runs    int
+	// Complete is false when the deadline or the run budget stopped the
+	// shrink before no pass could shrink further.
+	Complete bool
+}
+
+var errBudget = errors.New("shrink budget spent")
+
+func (s *Shrinker) defaults() {
+	if s.Delta <= 0 || s.Delta >= 1 {
+		s.Delta = DefaultDelta
+	}
+	if s.KMax < 1 {
+		s.KMax = DefaultKMax
+	}
+	if s.Calibrate < 1 {
+		s.Calibrate = 3
+	}
+	if s.MinCalibrate < 1 {
+		s.MinCalibrate = 10
+	}
+}
+
+// run executes p once, counting it against the budget.
+func (s *Shrinker) run(ctx context.Context, p harness.Plan) (Outcome, error) {
+	if err := ctx.Err(); err != nil {
+		return Outcome{}, err
+	}
+	if (s.MaxRuns > 0 && s.runs >= s.MaxRuns) || (!s.Deadline.IsZero() && time.Now().After(s.Deadline)) {
+		return Outcome{}, errBudget
+	}
+	s.runs++
+	return s.Exec.Execute(ctx, p)
+}
+
+// calibrate runs p until it has failed s.Calibrate times in at least
+// s.MinCalibrate runs (counting est), or KMax runs were made, and returns the
+// grown estimate.
+func (s *Shrinker) calibrate(ctx context.Context, p harness.Plan, est Estimate) (Estimate, error) {
+	for (est.Fails < s.Calibrate || est.Runs < s.MinCalibrate) && est.Runs < s.KMax {
+		o, err := s.run(ctx, p)
+		if err != nil {
+			return est, err
+		}
+		est.Runs++
+		if o.Failed() {
+			est.Fails++
+			s.last = o
+		}
+	}
+	return est, nil
+}
+
+// Shrink minimises p, which failed at least once (est counts what is known
+// of it; the zero Estimate is taken as one failure in one run). Passes, in
+// order, until none makes progress: drop bursts, drop steps, merge bursts,
+// simplify steps (offsets, cancels, peers), and rename users to the first
+// ones the plan uses.
+func (s *Shrinker) Shrink(ctx context.Context, p harness.Plan, est Estimate) (ShrinkResult, error) {
+	s.defaults()
+	s.runs, s.trail = 0, nil
+	if est.Runs == 0 {
+		est = Estimate{Runs: 1, Fails: 1}
+	}
+	cur := clonePlan(p)
+	var err error
+	res := ShrinkResult{}
+	if est, err = s.calibrate(ctx, cur, est); err != nil && !errors.Is(err, errBudget) {
+		return res, err
+	}
+	s.record("start", cur, Estimate{}, 0, true, est)
+	complete := false
+	for err == nil {
+		progress := false
+		for _, pass := range passes {
+			var next harness.Plan
+			var nest Estimate
+			var ok bool
+			next, nest, ok, err = s.pass(ctx, pass, cur, est)
+			if ok {
+				cur, est, progress = next, nest, true
+			}
+			if err != nil {
+				break
+			}
+		}
+		if err == nil && !progress {
+			complete = true
+			break
+		}
+	}
+	if err != nil && !errors.Is(err, errBudget) {
+		return res, err
+	}
+	res = ShrinkResult{Plan: cur, Estimate: est, Failure: s.last, Trail: s.trail, Runs: s.runs, Complete: complete}
+	return res, nil
+}
+
+// try decides one candidate: up to K runs, stopping at the first failure.
+// An accepted candidate is calibrated; its estimate replaces the parent's.
+func (s *Shrinker) try(ctx context.Context, name string, c harness.Plan, parent Estimate) (Estimate, bool, error) {
+	k := RepetitionsFor(max(parent.Low(), rateFloor), s.Delta, s.KMax)
+	var e Estimate
+	for e.Runs < k {
+		o, err := s.run(ctx, c)
+		if err != nil {
+			s.record(name, c, e, k, false, Estimate{})
+			return e, false, err
+		}
+		e.Runs++
+		if o.Failed() {
+			e.Fails++
+			s.last = o
+			cal, err := s.calibrate(ctx, c, e)
+			s.record(name, c, e, k, true, cal)
+			return cal, true, err
+		}
+	}
+	s.record(name, c, e, k, false, Estimate{})
+	return e, false, nil
+}
+
+func (s *Shrinker) record(pass string, p harness.Plan, e Estimate, k int, ok bool, cal Estimate) {
+	c := Candidate{Pass: pass, Steps: p.Len(), Bursts: len(p.Bursts), Users: len(planUsers(p)), K: k, Estimate: e, Accepted: ok, Rate: e.Rate()}
+	if ok {
+		c.Estimate, c.Rate = cal, cal.Rate()
+	}
+	s.trail = append(s.trail, c)
+	if s.OnCandidate != nil {
+		s.OnCandidate(c)
+	}
+}
+
+// A pass proposes smaller or simpler variants of a plan, most aggressive
+// first; the first that still fails is taken and the pass starts over from
+// it.
+type pass struct {
+	name    string
+	propose func(p harness.Plan) []harness.Plan
+}
+
+var passes = []pass{
+	{"drop bursts", dropBursts},
+	{"drop steps", dropSteps},
+	{"merge bursts", mergeBursts},
+	{"simplify steps", simplifySteps},
+	{"rename users", renameUsers},
+}
+
+func (s *Shrinker) pass(ctx context.Context, ps pass, cur harness.Plan, est Estimate) (harness.Plan, Estimate, bool, error) {
+	improved := false
+	for again := true; again; {
+		again = false
+		for _, c := range ps.propose(cur) {
+			if len(c.Bursts) == 0 || c.Len() == 0 {
+				continue
+			}
+			e, ok, err := s.try(ctx, ps.name, c, est)
+			if ok {
+				cur, est, improved, again = c, e, true, true
+			}
+			if err != nil {
+				return cur, est, improved, err
+			}
+			if ok {
+				break
+			}
+		}
+	}
+	return cur, est, improved, nil
+}
+
+// chunks proposes removing runs of n items for n = len/2, len/4, ..., 1, in
+// the manner of delta debugging, as index sets to keep.
+func chunks(n int) [][2]int {
+	var out [][2]int
+	for size := n / 2; size >= 1; size /= 2 {
+		for lo := 0; lo < n; lo += size {
+			out = append(out, [2]int{lo, min(lo+size, n)})
+		}
+		if size == 1 {
+			break
+		}
+	}
+	if n == 1 {
+		out = append(out, [2]int{0, 1})
+	}
+	return out
+}
+
+func dropBursts(p harness.Plan) []harness.Plan {
+	var out []harness.Plan
+	// Each single burst alone first: most leaks need one burst.
+	if len(p.Bursts) > 1 {
+		for i := range p.Bursts {
+			out = append(out, harness.Plan{Bursts: []harness.Burst{cloneBurst(p.Bursts[i])}})
+		}
+	}
+	for _, c := range chunks(len(p.Bursts)) {
+		if c[1]-c[0] == len(p.Bursts) {
+			continue
+		}
+		q := clonePlan(p)
+		q.Bursts = slices.Delete(q.Bursts, c[0], c[1])
+		out = append(out, q)
+	}
+	return out
+}
+
+func dropSteps(p harness.Plan) []harness.Plan {
+	var out []harness.Plan
+	for i, b := range p.Bursts {
+		for _, c := range chunks(len(b.Steps)) {
+			q := clonePlan(p)
+			q.Bursts[i].Steps = slices.Delete(q.Bursts[i].Steps, c[0], c[1])
+			if len(q.Bursts[i].Steps) == 0 {
+				q.Bursts = slices.Delete(q.Bursts, i, i+1)
+			}
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+func mergeBursts(p harness.Plan) []harness.Plan {
+	var out []harness.Plan
+	for i := 0; i+1 < len(p.Bursts); i++ {
+		q := clonePlan(p)
+		q.Bursts[i].Steps = append(q.Bursts[i].Steps, q.Bursts[i+1].Steps...)
+		q.Bursts = slices.Delete(q.Bursts, i+1, i+2)
+		out = append(out, q)
+	}
+	return out
+}
+
+// simplifySteps clears offsets, cancels and peers one step at a time: a plan
+// that needs none of them is easier to read and to replay.
+func simplifySteps(p harness.Plan) []harness.Plan {
+	var out []harness.Plan
+	for i, b := range p.Bursts {
+		for j, st := range b.Steps {
+			if st.Offset != 0 || st.CancelAfter != 0 {
+				q := clonePlan(p)
+				q.Bursts[i].Steps[j].Offset, q.Bursts[i].Steps[j].CancelAfter = 0, 0
+				out = append(out, q)
+			}
+		}
+	}
+	return out
+}
+
+// renameUsers permutes the plan's users so that they appear in login order
+// (user3 before user7). It never merges two users into one. It exists so
+// that shrinking the same bug from different plans ends on the same plan.
+func renameUsers(p harness.Plan) []harness.Plan {
+	users := planUsers(p)
+	sorted := slices.Clone(users)
+	slices.SortFunc(sorted, compareLogins)
+	if slices.Equal(users, sorted) {
+		return nil
+	}
+	m := map[string]string{}
+	for i, u := range users {
+		m[u] = sorted[i]
+	}
+	q := clonePlan(p)
+	for i := range q.Bursts {
+		for j := range q.Bursts[i].Steps {
+			st := &q.Bursts[i].Steps[j]
+			st.User = m[st.User]
+			if st.Peer != "" {
+				st.Peer = m[st.Peer]
+			}
+		}
+	}
+	return []harness.Plan{q}
+}
+
+// compareLogins orders user5 before user12.
+func compareLogins(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// planUsers lists the users (and peers) of p in order of first appearance.
+func planUsers(p harness.Plan) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, b := range p.Bursts {
+		for _, st := range b.Steps {
+			for _, u := range []string{st.User, st.Peer} {
+				if u != "" && !seen[u] {
+					seen[u] = true
+					out = append(out, u)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func clonePlan(p harness.Plan) harness.Plan {
+	q := harness.Plan{Bursts: make([]harness.Burst, len(p.Bursts))}
+	for i, b := range p.Bursts {
+		q.Bursts[i] = cloneBurst(b)
+	}
+	return q
+}
+
+func cloneBurst(b harness.Burst) harness.Burst {
+	return harness.Burst{Steps: slices.Clone(b.Steps)}
+}

@@ -1,0 +1,234 @@
+package fuzz
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/crosstalk/crosstalk/harness"
+	"github.com/crosstalk/crosstalk/harness/spec"
+)
+
+// TB is the part of [testing.TB] that [VerifyIsolation] uses, so that a test
+// can hand it a fake and check that it fails.
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
+}
+
+// Option tunes [VerifyIsolation] and [FuzzHandler].
+type Option func(*verifyConfig)
+
+type verifyConfig struct {
+	search Config
+	sync   string
+	dir    string
+	ctx    context.Context
+}
+
+// WithBudget bounds the search and shrink (default 20s).
+func WithBudget(d time.Duration) Option { return func(c *verifyConfig) { c.search.Budget = d } }
+
+// WithPlans bounds how many random plans are tried (default 200).
+func WithPlans(n int) Option { return func(c *verifyConfig) { c.search.MaxPlans = n } }
+
+// WithSeed fixes the first rapid seed, for a repeatable search.
+func WithSeed(seed uint64) Option { return func(c *verifyConfig) { c.search.Seed = seed } }
+
+// WithGen shapes the drawn plans.
+func WithGen(o GenOptions) Option { return func(c *verifyConfig) { c.search.Gen = o } }
+
+// WithMeasure sets how many runs measure the minimal plan (default 20).
+func WithMeasure(n int) Option { return func(c *verifyConfig) { c.search.Measure = n } }
+
+// WithSync names the harness sync strategy (default "barrier").
+func WithSync(name string) Option { return func(c *verifyConfig) { c.sync = name } }
+
+// WithDir keeps failing plans in dir and re-runs them first next time, the
+// way rapid keeps testdata/rapid; [DefaultDir] is the usual choice. Without
+// it nothing is written.
+func WithDir(dir string) Option { return func(c *verifyConfig) { c.dir = dir } }
+
+// WithContext bounds the whole verification by ctx.
+func WithContext(ctx context.Context) Option { return func(c *verifyConfig) { c.ctx = ctx } }
+
+func newVerifyConfig(opts []Option) verifyConfig {
+	c := verifyConfig{ctx: context.Background()}
+	c.search.Budget = 20 * time.Second
+	c.search.Measure = 20
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// VerifyIsolation serves handler on a loopback httptest server, runs the
+// same search as crosstalk fuzz against it with the users and requests of
+// spec s (its base_url is ignored), and fails t with a readable report and
+// the minimal plan if any response carried another user's data. It returns
+// the search result, nil when setup failed (t has then failed too).
+//
+// It lives in package fuzz rather than harness because it needs the
+// generators and the shrinker, and package fuzz imports harness.
+func VerifyIsolation(t TB, handler http.Handler, s *spec.Spec, opts ...Option) *Result {
+	t.Helper()
+	c := newVerifyConfig(opts)
+	ts := httptest.NewServer(handler)
+	defer ts.Close()
+	tgt, err := harness.NewTarget(c.ctx, s, harness.Options{BaseURL: ts.URL, Sync: c.sync}, nil)
+	if err != nil {
+		t.Errorf("crosstalk: %v", err)
+		return nil
+	}
+	defer tgt.Close()
+	if tgt.Baseline.Findings > 0 {
+		t.Errorf("crosstalk: %s leaks without any concurrency: %d responses of the sequential baseline carried another user's data",
+			s.Name, tgt.Baseline.Findings)
+		return nil
+	}
+	c.search.Vocab = VocabOf(s)
+	if c.dir != "" {
+		saved, problems := LoadSaved(c.dir, s.Name)
+		for _, p := range problems {
+			t.Logf("crosstalk: skipping a saved plan: %v", p)
+		}
+		c.search.Saved = saved
+	}
+	res, err := Search(c.ctx, TargetExecutor{Target: tgt}, c.search)
+	if err != nil {
+		t.Errorf("crosstalk: %v", err)
+		return nil
+	}
+	if !res.Found {
+		t.Logf("crosstalk: %s isolated: %d random plans (seeds %d..%d) found no leak in %v",
+			s.Name, res.Plans, c.search.Seed, c.search.Seed+uint64(max(res.Plans, 1))-1, res.SearchTime.Round(time.Millisecond))
+		return res
+	}
+	f := res.File("", s.Name, "", tgt.Sync())
+	saved := ""
+	if c.dir != "" {
+		path := SavedPath(c.dir, s.Name, res.Seed)
+		if res.FromSaved != "" {
+			path = res.FromSaved
+		}
+		if err := f.WriteFile(path); err != nil {
+			t.Logf("crosstalk: could not save the plan: %v", err)
+		} else {
+			saved = path
+		}
+	}
+	t.Errorf("%s", Report(res, f, saved))
+	return res
+}
+
+// Report explains a found leak in a few lines: who saw whose data through
+// which request, how the plan shrank, how often it reproduces, and the plan.
+func Report(res *Result, f *File, savedAt string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "crosstalk: %s leaks across users", f.Target)
+	if fd := res.Finding; fd != nil {
+		fmt.Fprintf(&b, ": %s was shown %s's %s data through %s %s (%s marker %q in the %s)",
+			fd.Viewer, fd.Owner, fd.Data, fd.Request, fd.Path, fd.Kind, fd.Marker, fd.Where)
+	}
+	b.WriteString("\n")
+	m := res.Measured
+	lo, hi := m.Interval95()
+	from := fmt.Sprintf("seed %d", res.Seed)
+	if res.FromSaved != "" {
+		from = "saved plan " + res.FromSaved
+	}
+	fmt.Fprintf(&b, "  found by %s (%d steps), shrunk to %d steps in %d bursts with %d users in %v (%d runs)\n",
+		from, res.Original.Len(), res.Shrink.Plan.Len(), len(res.Shrink.Plan.Bursts), len(planUsers(res.Shrink.Plan)),
+		res.ShrinkTime.Round(time.Millisecond), res.Shrink.Runs)
+	fmt.Fprintf(&b, "  the minimal plan reproduced in %d of %d runs (%.0f%%, 95%% interval %.0f–%.0f%%)\n",
+		m.Fails, m.Runs, 100*m.Rate(), 100*lo, 100*hi)
+	if savedAt != "" {
+		fmt.Fprintf(&b, "  saved to %s; it is re-run first next time\n", savedAt)
+	}
+	pj, _ := json.MarshalIndent(res.Shrink.Plan, "  ", "  ")
+	fmt.Fprintf(&b, "  plan: %s\n", pj)
+	return b.String()
+}
+
+// ReplayHandler serves handler on a loopback httptest server and runs the
+// plan of f n times against it with spec s; the emitted regression tests
+// call it. The estimate counts the runs that leaked; a handler whose
+// sequential baseline already leaks counts as one failing run.
+func ReplayHandler(ctx context.Context, handler http.Handler, s *spec.Spec, f *File, n int) (Estimate, error) {
+	if err := CheckAgainst(f.Plan, s); err != nil {
+		return Estimate{}, err
+	}
+	ts := httptest.NewServer(handler)
+	defer ts.Close()
+	tgt, err := harness.NewTarget(ctx, s, harness.Options{BaseURL: ts.URL, Sync: f.Sync}, nil)
+	if err != nil {
+		return Estimate{}, err
+	}
+	defer tgt.Close()
+	if tgt.Baseline.Findings > 0 {
+		// The sequential baseline leaked before the plan ran: that is a
+		// leak all the same, counted as one failing run.
+		return Estimate{Runs: 1, Fails: 1}, nil
+	}
+	est, _, err := Measure(ctx, TargetExecutor{Target: tgt}, f.Plan, n)
+	return est, err
+}
+
+// FuzzHandler is the go test -fuzz entry point: it serves handler on a
+// loopback httptest server and fuzzes plans against it through
+// [rapid.MakeFuzz], failing on any leak with the plan that caused it.
+// Without -fuzz, go test runs the seed corpus only:
+//
+//	func FuzzIsolation(f *testing.F) {
+//		s, err := spec.Load("testdata/service.yaml")
+//		require.NoError(f, err)
+//		fuzz.FuzzHandler(f, newServer(), s)
+//	}
+//
+// The fuzzing engine does not shrink flaky failures; run crosstalk fuzz (or
+// [VerifyIsolation]) on the plan it reports to get the minimal one.
+func FuzzHandler(f *testing.F, handler http.Handler, s *spec.Spec, opts ...Option) {
+	f.Helper()
+	c := newVerifyConfig(opts)
+	v := VocabOf(s)
+	if err := v.check(); err != nil {
+		f.Fatal(err)
+	}
+	ts := httptest.NewServer(handler)
+	f.Cleanup(ts.Close)
+	tgt, err := harness.NewTarget(c.ctx, s, harness.Options{BaseURL: ts.URL, Sync: c.sync}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(tgt.Close)
+	if tgt.Baseline.Findings > 0 {
+		f.Fatalf("crosstalk: %s leaks without any concurrency in its sequential baseline", s.Name)
+	}
+	for i := range 4 {
+		// A few seeds so that plain go test exercises the property too.
+		f.Add([]byte{byte(i), byte(i * 37), byte(i * 101), 0, 0, 0, 0, 0})
+	}
+	gen := PlanGen(v, c.search.Gen)
+	exec := TargetExecutor{Target: tgt}
+	f.Fuzz(rapid.MakeFuzz(func(t *rapid.T) {
+		p := gen.Draw(t, "plan")
+		o, err := exec.Execute(c.ctx, p)
+		if err != nil {
+			t.Fatalf("crosstalk: %v", err)
+		}
+		if o.Failed() {
+			fd := o.Findings[0]
+			pj, _ := json.Marshal(p)
+			t.Fatalf("crosstalk: %s was shown %s's %s data through %s (%d findings); plan: %s",
+				fd.Viewer, fd.Owner, fd.Data, fd.Request, len(o.Findings), pj)
+		}
+	}))
+}
