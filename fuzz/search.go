@@ -47,8 +47,10 @@ type SavedPlan struct {
 
 // Event is a step of a search, for progress output.
 type Event struct {
-	// Kind is "saved", "plan", "found", "candidate" or "measured".
-	Kind      string
+	// Kind is "saved", "plan", "found", "candidate", "sync" or "measured".
+	Kind string
+	// Sync names the strategy a "sync" event measured the minimal plan with.
+	Sync      string
 	Seed      uint64
 	Steps     int
 	Failed    bool
@@ -157,6 +159,11 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 	}
 	res.Shrink, res.ShrinkTime = sr, time.Since(t0)
 	t1 := time.Now()
+	if sw, ok := exec.(SyncSwitcher); ok {
+		if err := pickSync(ctx, sw, exec, sr.Plan, cfg.Measure, emit); err != nil {
+			return nil, err
+		}
+	}
 	m, last, err := Measure(ctx, exec, sr.Plan, cfg.Measure)
 	if err != nil {
 		return nil, err
@@ -171,6 +178,33 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// pickSync measures plan under every strategy and leaves sw on the one that
+// reproduced it most often (the first listed on a tie). The plan's rate is
+// then measured afresh by the caller: the figure that picked the winner is
+// biased upwards by the picking.
+func pickSync(ctx context.Context, sw SyncSwitcher, exec Executor, plan harness.Plan, n int, emit func(Event)) error {
+	best, bestRate := "", -1.0
+	for _, name := range sw.Strategies() {
+		if err := sw.UseSync(name); err != nil {
+			return err
+		}
+		m, _, err := Measure(ctx, exec, plan, n)
+		if err != nil {
+			// A strategy the target does not speak (h2 on HTTP/1.1 only)
+			// shows as errors, not as a failed Measure; a real error ends it.
+			return err
+		}
+		emit(Event{Kind: "sync", Sync: name, Estimate: m})
+		if rate := m.Rate(); m.Runs > 0 && rate > bestRate {
+			best, bestRate = name, rate
+		}
+	}
+	if best == "" {
+		return nil
+	}
+	return sw.UseSync(best)
 }
 
 // drawPlan draws the plan of one seed. rapid reports a generator that

@@ -44,6 +44,20 @@ func (e TargetExecutor) Execute(ctx context.Context, p harness.Plan) (Outcome, e
 	return out, err
 }
 
+// Strategies implements [SyncSwitcher].
+func (e TargetExecutor) Strategies() []string { return harness.Strategies() }
+
+// UseSync implements [SyncSwitcher].
+func (e TargetExecutor) UseSync(name string) error { return e.Target.UseSync(name) }
+
+// SyncSwitcher is an [Executor] whose burst release strategy can change
+// between executions. [Search] uses it to fire the minimal plan with the
+// strategy that reproduces it most often.
+type SyncSwitcher interface {
+	Strategies() []string
+	UseSync(name string) error
+}
+
 // Candidate is one plan the shrinker tried, with what it cost and how often
 // it reproduced.
 type Candidate struct {

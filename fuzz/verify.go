@@ -89,9 +89,9 @@ func VerifyIsolation(t TB, handler http.Handler, s *spec.Spec, opts ...Option) *
 		return nil
 	}
 	defer tgt.Close()
-	if tgt.Baseline.Findings > 0 {
+	if tgt.Sequential > 0 {
 		t.Errorf("crosstalk: %s leaks without any concurrency: %d responses of the sequential baseline carried another user's data",
-			s.Name, tgt.Baseline.Findings)
+			s.Name, tgt.Sequential)
 		return nil
 	}
 	c.search.Vocab = VocabOf(s)
@@ -173,7 +173,7 @@ func ReplayHandler(ctx context.Context, handler http.Handler, s *spec.Spec, f *F
 		return Estimate{}, err
 	}
 	defer tgt.Close()
-	if tgt.Baseline.Findings > 0 {
+	if tgt.Sequential > 0 {
 		// The sequential baseline leaked before the plan ran: that is a
 		// leak all the same, counted as one failing run.
 		return Estimate{Runs: 1, Fails: 1}, nil
@@ -209,7 +209,7 @@ func FuzzHandler(f *testing.F, handler http.Handler, s *spec.Spec, opts ...Optio
 		f.Fatal(err)
 	}
 	f.Cleanup(tgt.Close)
-	if tgt.Baseline.Findings > 0 {
+	if tgt.Sequential > 0 {
 		f.Fatalf("crosstalk: %s leaks without any concurrency in its sequential baseline", s.Name)
 	}
 	for i := range 4 {

@@ -118,6 +118,12 @@ type runner struct {
 	headerSent bool
 	// syncReason says why auto picked the strategy it did.
 	syncReason string
+	// calBursts counts auto's calibration bursts; the run's own bursts are
+	// numbered after them.
+	calBursts int
+	// sequential counts the findings of the sequential baseline (burst 0):
+	// leaks that need no concurrency at all.
+	sequential int
 	timing     burstTiming
 	grants     grants
 }
@@ -274,7 +280,11 @@ func (r *runner) setup(ctx context.Context) (ready bool, err error) {
 	}
 	// The baseline was sequential: a leak in it needs no concurrency at all,
 	// like a cache keyed without the session. It is burst 0.
-	return true, r.judge(append(exchanges, calibration...))
+	if err := r.judge(exchanges); err != nil {
+		return false, err
+	}
+	r.sequential = r.out.Findings
+	return true, r.judge(calibration)
 }
 
 func (r *runner) header(o *oracle.Oracle) error {
@@ -417,7 +427,8 @@ func (r *runner) bursts(ctx context.Context) {
 	if r.opts.Duration > 0 {
 		deadline = r.start.Add(r.opts.Duration)
 	}
-	for n := 1; ; n++ {
+	first := r.calBursts + 1
+	for n := first; ; n++ {
 		if ctx.Err() != nil {
 			r.out.CutShort = true
 			return
@@ -436,10 +447,10 @@ func (r *runner) bursts(ctx context.Context) {
 		}
 		var b Burst
 		if r.opts.Plan != nil {
-			if n > len(r.opts.Plan.Bursts) {
+			if n-first >= len(r.opts.Plan.Bursts) {
 				return
 			}
-			b = r.opts.Plan.Bursts[n-1]
+			b = r.opts.Plan.Bursts[n-first]
 		} else {
 			b = r.draw()
 		}

@@ -109,7 +109,11 @@ func (r *runner) calibrate(ctx context.Context) ([]*shot, []Calibration) {
 				continue
 			}
 			cals[i].Strategy = name
-			shots := r.prepare(ctx, 0, r.draw())
+			// Calibration bursts are real bursts, numbered ahead of the
+			// run's: a leak they show is a concurrent one, not a leak of
+			// the sequential baseline (burst 0).
+			r.calBursts++
+			shots := r.prepare(ctx, r.calBursts, r.draw())
 			strategies[name](shots, r.spec.Limits.Timeout, r.spec.Limits.MaxBody)
 			spread, arrival, err := calibrationSpread(shots)
 			if err != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +27,11 @@ type Target struct {
 	// sequential baselines (burst 0). Its Findings are leaks that need no
 	// concurrency at all.
 	Baseline Outcome
-	closed   bool
+	// Sequential counts the Baseline findings of the sequential baseline
+	// (burst 0) alone: leaks that need no concurrency. The rest of
+	// Baseline.Findings, if any, came from auto's calibration bursts.
+	Sequential int
+	closed     bool
 }
 
 // ErrSetup is returned by [NewTarget] when the target could not be made
@@ -55,7 +60,7 @@ func NewTarget(ctx context.Context, s *spec.Spec, opts Options, sink Sink) (*Tar
 		r.close()
 		return nil, fmt.Errorf("%w: %s", ErrSetup, out.Reason)
 	}
-	t := &Target{r: r, Baseline: r.out}
+	t := &Target{r: r, Baseline: r.out, Sequential: r.sequential}
 	t.Baseline.Elapsed = time.Since(r.start)
 	return t, nil
 }
@@ -68,6 +73,21 @@ func (t *Target) Spec() *spec.Spec { return t.r.spec }
 
 // Sync names the strategy bursts are released with.
 func (t *Target) Sync() string { return t.r.opts.Sync }
+
+// UseSync switches the strategy later executions release bursts with. A
+// plan's reproduction rate depends on it (a single packet gets two requests
+// closer together than two connections do), so a shrinker can measure its
+// minimal plan under each and keep the best. "auto" is not accepted here: it
+// is a choice made once, from random bursts, before a run.
+func (t *Target) UseSync(name string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := strategies[name]; !ok {
+		return fmt.Errorf("%w: unknown sync strategy %q (known: %s)", ErrOptions, name, strings.Join(Strategies(), ", "))
+	}
+	t.r.opts.Sync = name
+	return nil
+}
 
 // BaseURL is the URL the target is reached at.
 func (t *Target) BaseURL() string { return t.r.base.String() }
@@ -87,6 +107,7 @@ func (t *Target) Execute(ctx context.Context, plan Plan, sink Sink) (*Outcome, e
 	}
 	r.sink, r.out, r.start, r.headerSent = sink, Outcome{}, time.Now(), false
 	r.opts.Plan = &plan
+	r.calBursts = 0 // an execution's bursts are numbered from 1
 	if err := r.header(r.oracle); err != nil {
 		return nil, err
 	}

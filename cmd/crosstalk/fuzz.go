@@ -97,9 +97,9 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	}
 	defer tgt.Close()
 	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users\n", s.Name, tgt.BaseURL(), tgt.Sync(), len(vocab.Users))
-	if tgt.Baseline.Findings > 0 {
+	if tgt.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: %d responses of the sequential baseline carried another user's data; "+
-			"crosstalk run -target %s shows them\n", tgt.Baseline.Findings, target)
+			"crosstalk run -target %s shows them\n", tgt.Sequential, target)
 		return harness.ExitLeak
 	}
 	cfg := fuzz.Config{Vocab: vocab, Gen: fuzz.GenOptions{MinSteps: minSteps, MaxSteps: maxSteps, CrossWrites: cross}, Seed: seed,
@@ -164,6 +164,8 @@ func fuzzProgress(e *env, verbose bool) func(fuzz.Event) {
 				verdict = "still leaks"
 			}
 			fmt.Fprintf(e.stdout, "saved plan %s: %s (%d runs)\n", ev.Saved, verdict, ev.Estimate.Runs)
+		case "sync":
+			fmt.Fprintf(e.stdout, "  with -sync %-8s the minimal plan reproduced in %d of %d runs\n", ev.Sync, ev.Estimate.Fails, ev.Estimate.Runs)
 		case "found":
 			fmt.Fprintf(e.stdout, "seed %d drew a %d-step plan that leaked; shrinking\n", ev.Seed, ev.Steps)
 		case "candidate":

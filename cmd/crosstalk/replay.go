@@ -91,7 +91,7 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	defer tgt.Close()
 	fmt.Fprintf(e.stdout, "replay: %s (%d steps in %d bursts) against %s at %s, sync %s, %d runs\n",
 		planPath, f.Plan.Len(), len(f.Plan.Bursts), s.Name, tgt.BaseURL(), tgt.Sync(), n)
-	if tgt.Baseline.Findings > 0 {
+	if tgt.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: the sequential baseline already carried another user's data\n")
 		return harness.ExitLeak
 	}
