@@ -12,14 +12,18 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
-echo "== install: nginx and mox for the real-target tests"
-# nginx from apt; "apt-get update" only when it has to be installed.
+echo "== install: nginx and mox for the real-target tests, hey for the bench"
+# From apt, with "apt-get update" only when something has to be installed.
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+updated=""
+apt_install() {
+	[ -n "$updated" ] || { $sudo apt-get update -qq; updated=1; }
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
-	sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nginx-light >/dev/null \
-		|| DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nginx >/dev/null
+	apt_install nginx-light || apt_install nginx
 fi
+command -v hey >/dev/null 2>&1 || apt_install hey
 # mox at the version its tools module pins, built once into .tools/bin
 # (ignored by git); rebuilt only when missing or of another version.
 mox_version=$(sed -n 's/^\tgithub.com\/mjl-\/mox \(v[^ ]*\).*/\1/p' targets/mox/tools/go.mod)

@@ -21,13 +21,6 @@ import (
 // shared memory, like the GitHub session mix-up of March 2021) with a write
 // as the request whose state escapes.
 //
-// Hooking it in takes two lines the owner of webmail.go and bugs.go adds:
-// BugOutbox in the list of [Bugs] (with a Description case), and
-//
-//	case BugOutbox:
-//		s.front = s.outboxFront()
-//
-// in installBug.
 const BugOutbox Bug = "outbox"
 
 // outboxDescription is the one-line help text of [BugOutbox].
