@@ -20,7 +20,6 @@ import (
 // does. It is bug class 8 of the design brief (request-scoped state kept in
 // shared memory, like the GitHub session mix-up of March 2021) with a write
 // as the request whose state escapes.
-//
 const BugOutbox Bug = "outbox"
 
 // outboxDescription is the one-line help text of [BugOutbox].
