@@ -42,11 +42,14 @@ const (
 //     are blobs that change on every fetch anyway;
 //   - it contains a letter: numbers, prices, dates and phone numbers are
 //     shared by accident between users;
-//   - it is not only letters, nor only lower-case letters and '-', '_',
-//     '.': those are vocabulary (words, names, JSON keys, HTML and CSS
-//     names), which one user's page may happen to show and another's show
-//     later without any leak; names a spec cares about belong in static or
-//     identity markers;
+//   - it contains a digit: tokens of letters alone, even joined ("ARN-LIS",
+//     "Harbour-View", "text-align"), come from vocabularies (words, names,
+//     airport codes, JSON keys, CSS), and the baseline sees only part of
+//     each user's data, so one user's page may show such a token first and
+//     another user's unfetched mail show it later without any leak. Codes
+//     that mix letters and digits (order numbers, booking references,
+//     session ids) are where user-specific data lives; names a spec cares
+//     about belong in static or identity markers;
 //   - its letters are not only date, time or unit words ("2024-05-01T10",
 //     "05-Jan-2024", "1024px", "10h30m"): those also recur by chance.
 //
@@ -228,16 +231,12 @@ func keepToken(tok []byte) bool {
 	if len(tok) < minLearned || len(tok) > maxLearned {
 		return false
 	}
-	letter, other, vocabulary := false, false, true
+	letter, digit := false, false
 	for _, c := range tok {
-		isLetter := isASCIILetter(c)
-		letter = letter || isLetter
-		other = other || !isLetter
-		if !(c >= 'a' && c <= 'z' || c == '-' || c == '_' || c == '.') {
-			vocabulary = false
-		}
+		letter = letter || isASCIILetter(c)
+		digit = digit || c >= '0' && c <= '9'
 	}
-	if !letter || !other || vocabulary {
+	if !letter || !digit {
 		return false
 	}
 	// Letters only from date, time and unit words: "2024-05-01T10:00Z".

@@ -49,9 +49,9 @@ func values(ms []Marker, owner string) []string {
 
 func TestLearn(t *testing.T) {
 	got := Learn(learnFixture())
-	assert.Equal(t, []string{"Gold-A1", "alice@example.com"}, values(got, "alice"),
-		"ORD-7731-AX is in carol's baseline; nonces change; dates, numbers and words are not tokens")
-	assert.Equal(t, []string{"Gold-A1x", "ORD-2231-BQ", "bob@example.com"}, values(got, "bob"),
+	assert.Equal(t, []string{"Gold-A1"}, values(got, "alice"),
+		"ORD-7731-AX is in carol's baseline; nonces change; dates, numbers, words and addresses without digits are not tokens")
+	assert.Equal(t, []string{"Gold-A1x", "ORD-2231-BQ"}, values(got, "bob"),
 		"by request, then value; Silver is a word")
 	assert.Equal(t, []string{"Ticket-88QZ"}, values(got, "carol"))
 	for _, m := range got {
@@ -64,7 +64,6 @@ func TestLearn(t *testing.T) {
 	}
 	assert.Equal(t, "GET /me", byValue["Gold-A1"].Label)
 	assert.Equal(t, "GET /orders", byValue["ORD-2231-BQ"].Label)
-	assert.Equal(t, "request 1", byValue["bob@example.com"].Label)
 	assert.Equal(t, "request 0", byValue["Ticket-88QZ"].Label)
 }
 
@@ -110,7 +109,10 @@ func TestKeepToken(t *testing.T) {
 	for tok, want := range map[string]bool{
 		"Ab1234":                  true,
 		"ORD-7731-AX":             true,
-		"alice@example.com":       true,
+		"alice@example.com":       false, // no digit: identity markers cover addresses
+		"user7@example.com":       true,
+		"ARN-LIS":                 false, // from a vocabulary (airport codes), however rare in a baseline
+		"Harbour-View":            false,
 		"Johnson":                 false, // a word
 		"WARNING":                 false,
 		"3f1c9a2e":                true,
