@@ -95,6 +95,10 @@ func TestEmittedTestFailsOnLastLoginAndPassesOnNone(t *testing.T) {
 	f.Plan.Bursts = f.Plan.Bursts[:1]
 	f.Plan.Bursts[0].Steps = f.Plan.Bursts[0].Steps[:2]
 	f.Plan.Bursts[0].Steps[1].Offset, f.Plan.Bursts[0].Steps[1].CancelAfter = 0, 0
+	// Inside the module, so the emitted test builds against this very code;
+	// under testdata, so ./... never picks it up. A fresh clone has no
+	// testdata folder here yet.
+	require.NoError(t, os.MkdirAll("testdata", 0o755))
 	dir, err := os.MkdirTemp("testdata", "emitted-")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/crosstalk/crosstalk/targets/process"
 )
 
 // Version is the mox release the tools module pins and the specs were
@@ -107,9 +109,7 @@ type Server struct {
 	Addr string
 
 	bin  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // from Wait, valid once done is closed
+	proc *process.Process
 }
 
 // URL returns the base URL of the HTTP listener.
@@ -162,7 +162,7 @@ func Start(ctx context.Context, bin, dir string, accounts []Account) (*Server, e
 	var lastErr error
 	// A free port can be taken between choosing and binding it; try again.
 	for range 3 {
-		port, err := freePort()
+		port, err := process.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -225,62 +225,35 @@ func (s *Server) configure(port int) error {
 // launch starts localserve and waits until both its HTTP listener and its
 // control socket answer, or it exits.
 func (s *Server) launch(ctx context.Context) error {
-	logf, err := os.OpenFile(filepath.Join(s.Dir, "mox.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	cmd := exec.Command(s.bin, "localserve", "-dir", s.Dir)
+	cmd.Dir = s.Dir
+	p, err := process.Start("mox", cmd, filepath.Join(s.Dir, "mox.log"))
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(s.bin, "localserve", "-dir", s.Dir)
-	cmd.Dir = s.Dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = procAttr()
-	err = cmd.Start()
-	logf.Close()
+	s.proc = p
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	defer client.CloseIdleConnections()
+	err = p.WaitReady(ctx, 30*time.Second, 50*time.Millisecond, func(ctx context.Context) bool {
+		if _, err := os.Stat(filepath.Join(s.Dir, "ctl")); err != nil {
+			return false
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+"/webmail/", nil)
+		if err != nil {
+			return false
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	if err != nil {
-		return fmt.Errorf("starting mox: %w", err)
-	}
-	s.cmd, s.done = cmd, make(chan struct{})
-	go func() {
-		s.err = cmd.Wait()
-		close(s.done)
-	}()
-	if err := s.waitReady(ctx, 30*time.Second); err != nil {
 		s.Stop()
 		return fmt.Errorf("mox did not come up on %s: %w\n%s", s.Addr, err, s.LogTail())
 	}
 	return nil
-}
-
-func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	defer client.CloseIdleConnections()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.done:
-			return fmt.Errorf("mox exited: %v", s.err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-		if _, err := os.Stat(filepath.Join(s.Dir, "ctl")); err != nil {
-			continue
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+"/webmail/", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			continue
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return nil
-		}
-	}
 }
 
 // AddAccount creates an account with mox's command line, sets its password
@@ -359,26 +332,9 @@ func (s *Server) cli(ctx context.Context, stdin *strings.Reader, args ...string)
 // then SIGKILL if it has not exited within its own 3 s shutdown grace. It is
 // safe to call more than once.
 func (s *Server) Stop() error {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return nil
+	if s.proc != nil {
+		s.proc.Stop(syscall.SIGTERM, 4*time.Second)
 	}
-	pid := s.cmd.Process.Pid
-	select {
-	case <-s.done:
-	default:
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
-		t := time.NewTimer(4 * time.Second)
-		select {
-		case <-s.done:
-			t.Stop()
-		case <-t.C:
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			<-s.done
-		}
-	}
-	// Commands run with cli may have left children in the group; the leader
-	// is gone, but the group id still names them.
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	return nil
 }
 
@@ -392,13 +348,4 @@ func (s *Server) LogTail() string {
 		b = b[len(b)-4000:]
 	}
 	return string(b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/crosstalk/crosstalk/targets/process"
 )
 
 // Mode names a configuration.
@@ -93,9 +95,7 @@ type Server struct {
 	Addr string
 	Dir  string
 
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	proc *process.Process
 }
 
 // URL returns nginx's base URL.
@@ -111,7 +111,7 @@ func Start(ctx context.Context, bin, dir string, m Mode, upstream string) (*Serv
 	var lastErr error
 	// A free port can be taken between choosing and binding it; try again.
 	for range 3 {
-		port, err := freePort()
+		port, err := process.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -133,76 +133,37 @@ func Start(ctx context.Context, bin, dir string, m Mode, upstream string) (*Serv
 }
 
 func (s *Server) launch(ctx context.Context, bin, confPath string) error {
-	logf, err := os.OpenFile(filepath.Join(s.Dir, "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
 	// -e: the error log before the configuration is read; Debian's default
 	// is a system path a test may not write.
 	cmd := exec.Command(bin, "-p", s.Dir, "-c", confPath, "-e", filepath.Join(s.Dir, "error.log"))
 	cmd.Dir = s.Dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = procAttr()
-	err = cmd.Start()
-	logf.Close()
+	p, err := process.Start("nginx", cmd, filepath.Join(s.Dir, "stderr.log"))
 	if err != nil {
-		return fmt.Errorf("starting nginx: %w", err)
+		return err
 	}
-	s.cmd, s.done = cmd, make(chan struct{})
-	go func() {
-		s.err = cmd.Wait()
-		close(s.done)
-	}()
-	if err := s.waitReady(ctx, 15*time.Second); err != nil {
+	s.proc = p
+	var d net.Dialer
+	err = p.WaitReady(ctx, 15*time.Second, 20*time.Millisecond, func(ctx context.Context) bool {
+		c, err := d.DialContext(ctx, "tcp", s.Addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	if err != nil {
 		s.Stop()
 		return fmt.Errorf("nginx (%s) did not come up on %s: %w\n%s", s.Mode, s.Addr, err, s.LogTail())
 	}
 	return nil
 }
 
-func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	var d net.Dialer
-	for {
-		select {
-		case <-s.done:
-			return fmt.Errorf("nginx exited: %v", s.err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-		c, err := d.DialContext(ctx, "tcp", s.Addr)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-	}
-}
-
 // Stop ends nginx: SIGQUIT (graceful) to its process group, then SIGKILL if
 // it is still there after 3 s. It is safe to call more than once.
 func (s *Server) Stop() error {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return nil
+	if s.proc != nil {
+		s.proc.Stop(syscall.SIGQUIT, 3*time.Second)
 	}
-	pid := s.cmd.Process.Pid
-	select {
-	case <-s.done:
-	default:
-		_ = syscall.Kill(-pid, syscall.SIGQUIT)
-		t := time.NewTimer(3 * time.Second)
-		select {
-		case <-s.done:
-			t.Stop()
-		case <-t.C:
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			<-s.done
-		}
-	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	return nil
 }
 
@@ -217,13 +178,4 @@ func (s *Server) LogTail() string {
 		out = append(out, b...)
 	}
 	return string(out)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

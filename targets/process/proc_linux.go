@@ -1,8 +1,8 @@
-package mox
+package process
 
 import "syscall"
 
-// procAttr puts mox in a process group of its own, so Stop can end it with
+// procAttr puts the process in a group of its own, so Stop can end it with
 // everything it started, and has the kernel kill it if the test binary dies
 // first (a timeout panic runs no cleanup).
 func procAttr() *syscall.SysProcAttr {

@@ -1,9 +1,9 @@
 //go:build !linux
 
-package mox
+package process
 
 import "syscall"
 
-// procAttr puts mox in a process group of its own, so Stop can end it with
+// procAttr puts the process in a group of its own, so Stop can end it with
 // everything it started.
 func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
