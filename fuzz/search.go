@@ -73,6 +73,15 @@ type Result struct {
 	Shrink   ShrinkResult
 	Measured Estimate
 	Finding  *harness.Finding
+	// FirstSeed is the seed of the first random plan; plan i used
+	// FirstSeed+i, so a search that found nothing can be repeated.
+	FirstSeed uint64
+	// Requests and Errors add up the random plans' runs: a search that
+	// found nothing only means something if the target answered.
+	Requests, Errors int
+	// Interrupted is set when ctx ended the shrink: Shrink holds the
+	// smallest failing plan so far, and Measured is empty.
+	Interrupted bool
 	// Times of the three phases.
 	SearchTime, ShrinkTime, MeasureTime time.Duration
 }
@@ -97,6 +106,7 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = rand.Uint64() >> 2
 	}
+	res := &Result{FirstSeed: cfg.Seed}
 	emit := func(e Event) {
 		if cfg.Progress != nil {
 			cfg.Progress(e)
@@ -104,7 +114,6 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 	}
 	start := time.Now()
 	deadline := start.Add(cfg.Budget)
-	res := &Result{}
 	var first Outcome
 	var est Estimate
 	for _, sp := range cfg.Saved {
@@ -137,6 +146,7 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		res.Plans++
+		res.Requests, res.Errors = res.Requests+o.Requests, res.Errors+o.Errors
 		emit(Event{Kind: "plan", Seed: seed, Steps: p.Len(), Failed: o.Failed()})
 		if o.Failed() {
 			res.Found, res.Seed, res.Original, first, est = true, seed, p, o, Estimate{Runs: 1, Fails: 1}
@@ -158,6 +168,11 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 		sr.Failure = first
 	}
 	res.Shrink, res.ShrinkTime = sr, time.Since(t0)
+	if ctx.Err() != nil {
+		// Interrupted: keep the smallest failing plan, unmeasured.
+		res.Interrupted, res.Finding = true, firstFinding(sr.Failure, first)
+		return res, nil
+	}
 	t1 := time.Now()
 	if sw, ok := exec.(SyncSwitcher); ok {
 		if err := pickSync(ctx, sw, exec, sr.Plan, cfg.Measure, emit); err != nil {
@@ -170,14 +185,19 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 	}
 	res.Measured, res.MeasureTime = m, time.Since(t1)
 	emit(Event{Kind: "measured", Steps: sr.Plan.Len(), Estimate: m})
-	for _, o := range []Outcome{last, sr.Failure, first} {
+	res.Finding = firstFinding(last, sr.Failure, first)
+	return res, nil
+}
+
+// firstFinding returns the first finding of the first failing outcome.
+func firstFinding(outs ...Outcome) *harness.Finding {
+	for _, o := range outs {
 		if o.Failed() {
 			f := o.Findings[0]
-			res.Finding = &f
-			break
+			return &f
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // pickSync measures plan under every strategy and leaves sw on the one that

@@ -40,6 +40,11 @@ func (e TargetExecutor) Execute(ctx context.Context, p harness.Plan) (Outcome, e
 	})
 	if res != nil {
 		out.Requests, out.Errors = res.Requests, res.Errors
+		if res.CutShort && err == nil && ctx.Err() != nil && !out.Failed() {
+			// An execution cut by Ctrl-C did not show the plan clean; it
+			// must not count as a run without a leak.
+			err = ctx.Err()
+		}
 	}
 	return out, err
 }
@@ -181,7 +186,7 @@ func (s *Shrinker) Shrink(ctx context.Context, p harness.Plan, est Estimate) (Sh
 	cur := clonePlan(p)
 	var err error
 	res := ShrinkResult{}
-	if est, err = s.calibrate(ctx, cur, est); err != nil && !errors.Is(err, errBudget) {
+	if est, err = s.calibrate(ctx, cur, est); err != nil && !stopsShrink(err) {
 		return res, err
 	}
 	s.record("start", cur, Estimate{}, 0, true, est)
@@ -205,11 +210,18 @@ func (s *Shrinker) Shrink(ctx context.Context, p harness.Plan, est Estimate) (Sh
 			break
 		}
 	}
-	if err != nil && !errors.Is(err, errBudget) {
+	if err != nil && !stopsShrink(err) {
 		return res, err
 	}
 	res = ShrinkResult{Plan: cur, Estimate: est, Failure: s.last, Trail: s.trail, Runs: s.runs, Complete: complete}
 	return res, nil
+}
+
+// stopsShrink reports whether err ends a shrink with the smallest failing
+// plan so far as its result: the budget ran out, or the user pressed Ctrl-C.
+// A plan that leaked must not be lost because the shrink was not finished.
+func stopsShrink(err error) bool {
+	return errors.Is(err, errBudget) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // try decides one candidate: up to K runs, stopping at the first failure.

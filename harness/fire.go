@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"runtime"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -171,26 +170,8 @@ func (sh *shot) send(timeout time.Duration, maxBody int64) {
 		limit = sh.step.CancelAfter
 	}
 	sent, resp, err := sh.c.roundTrip(sh.wire, time.Now().Add(limit), maxBody)
-	sh.ex.Sent, sh.ex.FirstByte, sh.ex.Done = sent, resp.firstByte, time.Now()
-	sh.resp, sh.err = resp, err
-	sh.ex.Status, sh.ex.Bytes = resp.status, len(resp.body)
-	if err != nil {
-		if sh.step.CancelAfter > 0 && limit == sh.step.CancelAfter && isTimeout(err) {
-			sh.canceled = true
-			sh.ex.Err = "canceled by the client after " + sh.step.CancelAfter.String()
-			// A client that gives up closes its socket there and then; that
-			// is what tells the server. Waiting for the rest of the burst
-			// would let the server finish first and hide the cancel.
-			sh.c.close()
-		} else {
-			sh.ex.Err = describeErr(err, timeout)
-		}
-	}
-	if v := resp.header.Get(ArrivalHeader); v != "" {
-		if ns, perr := strconv.ParseInt(v, 10, 64); perr == nil {
-			sh.ex.Arrival = time.Unix(0, ns)
-		}
-	}
+	sh.ex.Sent = sent
+	sh.finish(resp, err, limit, timeout)
 }
 
 // waitUntil spins until t. Offsets are microseconds, far below what a timer

@@ -27,8 +27,9 @@ const SyncBarrier = "barrier"
 type Options struct {
 	// Duration stops the run after this long (0: no time bound).
 	Duration time.Duration
-	// MaxRequests stops the run once this many requests were sent in bursts
-	// (0: no request bound).
+	// MaxRequests stops the run once this many requests were sent in its
+	// bursts; setup requests (logins, seeds, baselines, calibration) do not
+	// count (0: no request bound).
 	MaxRequests int
 	// StopOnFirst ends the run after the first burst with a finding.
 	StopOnFirst bool
@@ -124,6 +125,11 @@ type runner struct {
 	// sequential counts the findings of the sequential baseline (burst 0):
 	// leaks that need no concurrency at all.
 	sequential int
+	// fired counts the requests of the run's own bursts, which is what
+	// MaxRequests bounds: logins, baselines and calibration are not the test.
+	fired int
+	// stopReason says why the bursts stopped early, when they did.
+	stopReason string
 	timing     burstTiming
 	grants     grants
 }
@@ -225,7 +231,7 @@ func (r *runner) setup(ctx context.Context) (ready bool, err error) {
 	for _, u := range r.users {
 		err := r.sessions[u].login(ctx)
 		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
+		if errors.As(err, &op) && op.Op == "dial" && ctx.Err() == nil {
 			// One refused connection says it all; no need to repeat it per user.
 			return false, fmt.Errorf("cannot reach the target %s: %v", r.base, op.Err)
 		}
@@ -264,7 +270,8 @@ func (r *runner) setup(ctx context.Context) (ready bool, err error) {
 	if ctx.Err() != nil || len(r.out.LoginFailures) > 0 {
 		return false, nil
 	}
-	o, err := oracle.New(r.markers(baselines))
+	markers, redact := r.markers(baselines)
+	o, err := oracle.New(markers, oracle.RedactAlso(redact...))
 	if err != nil {
 		return false, fmt.Errorf("building the oracle: %w", err)
 	}
@@ -357,11 +364,11 @@ func (r *runner) baselines(ctx context.Context) ([]oracle.Baseline, []*shot) {
 	return out, shots
 }
 
-// markers gathers every user's markers. A value that two users share
-// identifies neither of them, so shared secrets (a common password) are
-// dropped instead of failing the run.
-func (r *runner) markers(baselines []oracle.Baseline) []oracle.Marker {
-	var ms []oracle.Marker
+// markers gathers every user's markers, and every secret to keep out of
+// evidence. A value that two users share identifies neither of them, so
+// shared values (a common password) are dropped as markers instead of
+// failing the run; secrets among them are still redacted.
+func (r *runner) markers(baselines []oracle.Baseline) (ms []oracle.Marker, redact []string) {
 	for _, u := range r.users {
 		ss := r.sessions[u]
 		id := func(v, label string) {
@@ -384,10 +391,23 @@ func (r *runner) markers(baselines []oracle.Baseline) []oracle.Marker {
 				ms = append(ms, oracle.Marker{Owner: u, Kind: oracle.Canary, Value: c, Label: "write canary"})
 			}
 		}
-		ms = append(ms, ss.secrets()...)
+		sm, sr := ss.secrets()
+		ms, redact = append(ms, sm...), append(redact, sr...)
 	}
 	if r.spec.LearnEnabled() {
-		ms = append(ms, oracle.Learn(baselines)...)
+		configured := map[string]bool{}
+		for _, m := range ms {
+			configured[m.Value] = true
+		}
+		// A configured marker wins over a learned token of the same value:
+		// user B's canary that only ever shows in A's mailbox (a leak that
+		// persists) is stable in A's baseline and absent from B's, and
+		// learning it as A's would cancel the canary that proves the leak.
+		for _, m := range oracle.Learn(baselines) {
+			if !configured[m.Value] {
+				ms = append(ms, m)
+			}
+		}
 	}
 	owners := map[string]map[string]bool{}
 	for _, m := range ms {
@@ -407,7 +427,7 @@ func (r *runner) markers(baselines []oracle.Baseline) []oracle.Marker {
 		seen[key] = true
 		out = append(out, m)
 	}
-	return out
+	return out, redact
 }
 
 // writes reports whether the spec has write requests, whose bodies need
@@ -436,13 +456,17 @@ func (r *runner) bursts(ctx context.Context) {
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			return
 		}
-		if r.opts.MaxRequests > 0 && r.out.Requests >= r.opts.MaxRequests {
+		if r.opts.MaxRequests > 0 && r.fired >= r.opts.MaxRequests {
 			return
 		}
 		if r.opts.StopOnFirst && r.out.Findings > 0 {
 			return
 		}
 		if r.failing() {
+			// Going on would only wait out timeouts; the run did not get to
+			// spend its budget.
+			r.out.CutShort = true
+			r.stopReason = fmt.Sprintf("the target failed %d of %d requests", r.out.Errors, r.out.Requests)
 			return
 		}
 		var b Burst
@@ -453,8 +477,15 @@ func (r *runner) bursts(ctx context.Context) {
 			b = r.opts.Plan.Bursts[n-first]
 		} else {
 			b = r.draw()
+			if len(b.Steps) < 2 {
+				// No two users have a request they can send (every read waits
+				// for a value no response provided): drawing again would spin.
+				r.stopReason = "no two users had a request ready to send: the values their requests need were never extracted"
+				return
+			}
 		}
 		shots := r.prepare(ctx, n, b)
+		r.fired += len(shots)
 		release := strategies[r.opts.Sync](shots, r.spec.Limits.Timeout, r.spec.Limits.MaxBody)
 		skew, spread := burstTimes(shots)
 		r.timing.add(skew, spread)
@@ -639,12 +670,20 @@ func (r *runner) finish(setupErr error) (*Outcome, error) {
 	case len(o.LoginFailures) > 0:
 		o.Verdict = Inconclusive
 		o.Reason = "setup failed: " + strings.Join(o.LoginFailures, "; ")
+	case r.stopReason != "":
+		o.Verdict = Inconclusive
+		o.Reason = r.stopReason
 	case o.CutShort:
 		o.Verdict = Inconclusive
 		o.Reason = fmt.Sprintf("the run was cut short after %d requests, before its budget was spent", o.Requests)
 	case o.Requests == 0:
 		o.Verdict = Inconclusive
 		o.Reason = "no request was sent"
+	case o.Bursts == 0:
+		// Isolation is a claim about concurrent requests; a run whose
+		// setup took the whole budget made none.
+		o.Verdict = Inconclusive
+		o.Reason = fmt.Sprintf("no burst was fired: setup (logins, baselines, calibration) took the whole budget after %d requests", o.Requests)
 	case float64(o.Errors) > maxRate*float64(o.Requests):
 		o.Verdict = Inconclusive
 		o.Reason = fmt.Sprintf("%d of %d requests failed, above the %.2g%% error threshold", o.Errors, o.Requests, maxRate*100)

@@ -368,3 +368,42 @@ requests:
 	require.Len(t, out.LoginFailures, 1)
 	assert.Contains(t, out.LoginFailures[0], "user dave: credentials rejected")
 }
+
+// A budget that setup alone spends must not pass as isolation: no two
+// requests ever ran together.
+func TestNoBurstIsInconclusive(t *testing.T) {
+	url := serveWebmail(t, webmail.BugNone, 0)
+	out, _ := collect(t, context.Background(), webmailSpec(t), harness.Options{BaseURL: url, Duration: time.Nanosecond})
+	require.Equal(t, harness.Inconclusive, out.Verdict, out.Reason)
+	assert.Zero(t, out.Bursts)
+	assert.Contains(t, out.Reason, "no burst was fired")
+}
+
+// Setup requests do not count against MaxRequests: the budget is for bursts.
+func TestRequestBudgetCountsBurstsOnly(t *testing.T) {
+	url := serveWebmail(t, webmail.BugNone, 0)
+	out, _ := collect(t, context.Background(), webmailSpec(t), harness.Options{BaseURL: url, MaxRequests: 40})
+	require.Equal(t, harness.Isolated, out.Verdict, out.Reason)
+	assert.Equal(t, 5, out.Bursts, "40 requests in bursts of 8, after a baseline of its own")
+}
+
+// When no two users can send anything, drawing bursts would spin forever.
+func TestNothingReadyStopsTheRun(t *testing.T) {
+	url := basicTarget(t)
+	s, err := spec.Parse("stuck.yaml", []byte(`
+base_url: `+url+`
+users:
+  list:
+    - {login: carol, password: pw-carol}
+    - {login: dave, password: pw-dave}
+login: {type: basic}
+requests:
+  - {name: notes, path: /notes, extract: [{var: never, regexp: 'no such (thing)'}]}
+  - {name: note, path: "/notes/{{never}}", weight: 3}
+`))
+	require.NoError(t, err)
+	s.Requests = s.Requests[1:] // only the request that waits for a value
+	out, _ := collect(t, context.Background(), s, harness.Options{MaxRequests: 1000})
+	require.Equal(t, harness.Inconclusive, out.Verdict, out.Reason)
+	assert.Contains(t, out.Reason, "no two users had a request ready")
+}

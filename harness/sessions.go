@@ -389,17 +389,26 @@ func loginStatusOK(expect []int, status int) bool {
 
 // secrets lists the values of this session that must never appear in
 // evidence, and that are markers of this user if they show up elsewhere.
-func (ss *Session) secrets() []oracle.Marker {
-	var out []oracle.Marker
+// Values too short to identify anyone (under 6 bytes) are not markers, but
+// are still in the second list, which is everything to redact.
+func (ss *Session) secrets() (markers []oracle.Marker, redact []string) {
 	add := func(v, label string) {
+		if v == "" {
+			return
+		}
+		redact = append(redact, v)
 		if len(v) >= 6 {
-			out = append(out, oracle.Marker{Owner: ss.User.Login, Kind: oracle.Identity, Value: v, Label: label, Secret: true})
+			markers = append(markers, oracle.Marker{Owner: ss.User.Login, Kind: oracle.Identity, Value: v, Label: label, Secret: true})
 		}
 	}
 	add(ss.User.Password, "password")
+	if ss.spec.Login.Type == spec.LoginBasic {
+		// A page that echoes request headers shows the credential encoded.
+		add(base64.StdEncoding.EncodeToString([]byte(ss.User.Login+":"+ss.User.Password)), "basic credentials")
+	}
 	add(ss.token, "session token")
 	for _, c := range ss.jar.Cookies(ss.base) {
 		add(c.Value, "session cookie "+c.Name)
 	}
-	return out
+	return markers, redact
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -71,7 +72,7 @@ type h2Conn struct {
 	maxStreams uint32
 	unacked    uint32 // response bytes not yet returned to the server's window
 	lastUsed   time.Time
-	dead       bool
+	dead       atomic.Bool // set by the release and the reader goroutines alike
 }
 
 func (p *h2Pool) close() {
@@ -90,7 +91,7 @@ func (p *h2Pool) get(d *dialer, timeout time.Duration) (*h2Conn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c := p.c; c != nil {
-		if !c.dead && c.nextID < h2MaxStreamID {
+		if !c.dead.Load() && c.nextID < h2MaxStreamID {
 			if time.Since(c.lastUsed) < h2WarmAfter {
 				// Fresh from the last burst: a PING would only halve the
 				// burst rate. Return the window and go.
@@ -171,7 +172,7 @@ func (c *h2Conn) flushLocked() error {
 	_, err := c.nc.Write(c.wbuf.Bytes())
 	c.wbuf.Reset()
 	if err != nil {
-		c.dead = true
+		c.dead.Store(true)
 	}
 	return err
 }
@@ -200,7 +201,7 @@ func (c *h2Conn) warm(deadline time.Time) error {
 	for {
 		f, err := c.fr.ReadFrame()
 		if err != nil {
-			c.dead = true
+			c.dead.Store(true)
 			return err
 		}
 		if p, ok := f.(*http2.PingFrame); ok && p.IsAck() && p.Data == data {
@@ -265,7 +266,7 @@ func (c *h2Conn) control(f http2.Frame) error {
 		}
 		return c.flushLocked()
 	case *http2.GoAwayFrame:
-		c.dead = true
+		c.dead.Store(true)
 		return fmt.Errorf("the target closed the HTTP/2 connection (GOAWAY %v)", f.ErrCode)
 	}
 	return nil
@@ -393,11 +394,11 @@ func fireH2(shots []*shot, timeout time.Duration, maxBody int64) time.Time {
 	}
 	deadline := time.Now().Add(timeout)
 	if err := c.nc.SetDeadline(deadline); err != nil {
-		c.dead = true
+		c.dead.Store(true)
 	}
 	streams, err := c.stage(live, d.base.Scheme)
 	if err != nil {
-		c.dead = true
+		c.dead.Store(true)
 		for _, sh := range live {
 			sh.fail(fmt.Errorf("h2: %w", err), timeout)
 		}
@@ -454,7 +455,7 @@ func fireH2(shots []*shot, timeout time.Duration, maxBody int64) time.Time {
 	}
 	if err != nil {
 		// Without the rest of the requests there is nothing more to wait for.
-		c.dead = true
+		c.dead.Store(true)
 		_ = c.nc.Close()
 	}
 	<-readDone
@@ -563,7 +564,7 @@ func (c *h2Conn) read(streams map[uint32]*h2Stream, deadline time.Time, maxBody 
 				c.cancelExpired(streams, now, finish)
 				continue
 			}
-			c.dead = true
+			c.dead.Store(true)
 			for _, st := range streams {
 				finish(st, err)
 			}
@@ -611,7 +612,7 @@ func (c *h2Conn) read(streams map[uint32]*h2Stream, deadline time.Time, maxBody 
 				finish(st, fmt.Errorf("the target reset the stream (%v)", f.ErrCode))
 			}
 		case *http2.GoAwayFrame:
-			c.dead = true
+			c.dead.Store(true)
 			for id, st := range streams {
 				if id > f.LastStreamID {
 					finish(st, fmt.Errorf("the target refused the stream (GOAWAY %v)", f.ErrCode))
@@ -619,7 +620,7 @@ func (c *h2Conn) read(streams map[uint32]*h2Stream, deadline time.Time, maxBody 
 			}
 		default:
 			if err := c.control(f); err != nil {
-				c.dead = true
+				c.dead.Store(true)
 				for _, st := range streams {
 					finish(st, err)
 				}
@@ -642,7 +643,7 @@ func (c *h2Conn) cancelExpired(streams map[uint32]*h2Stream, now time.Time, fini
 		}
 	}
 	c.wmu.Unlock()
-	c.dead = true
+	c.dead.Store(true)
 	for _, st := range expired {
 		c.reset(st.id, http2.ErrCodeCancel)
 		st.sh.canceled = true

@@ -104,7 +104,8 @@ func (sh *shot) read(timeout time.Duration, maxBody int64) {
 	sh.finish(resp, err, limit, timeout)
 }
 
-// finish files a reply (or its failure) into the shot's exchange.
+// finish files a reply (or its failure) into the shot's exchange, for every
+// HTTP/1.1 strategy.
 func (sh *shot) finish(resp response, err error, limit, timeout time.Duration) {
 	sh.ex.FirstByte, sh.ex.Done = resp.firstByte, time.Now()
 	sh.resp, sh.err = resp, err
@@ -113,6 +114,12 @@ func (sh *shot) finish(resp response, err error, limit, timeout time.Duration) {
 		if sh.step.CancelAfter > 0 && limit == sh.step.CancelAfter && isTimeout(err) {
 			sh.canceled = true
 			sh.ex.Err = "canceled by the client after " + sh.step.CancelAfter.String()
+			// A client that gives up closes its socket there and then; that
+			// is what tells the server. Waiting for the rest of the burst
+			// would let the server finish first and hide the cancel.
+			if sh.c != nil {
+				sh.c.close()
+			}
 		} else {
 			sh.ex.Err = describeErr(err, timeout)
 		}

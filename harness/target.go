@@ -108,6 +108,7 @@ func (t *Target) Execute(ctx context.Context, plan Plan, sink Sink) (*Outcome, e
 	r.sink, r.out, r.start, r.headerSent = sink, Outcome{}, time.Now(), false
 	r.opts.Plan = &plan
 	r.calBursts = 0 // an execution's bursts are numbered from 1
+	r.fired, r.stopReason, r.timing = 0, "", burstTiming{}
 	if err := r.header(r.oracle); err != nil {
 		return nil, err
 	}

@@ -79,6 +79,10 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	if emit != "" && !strings.HasSuffix(emit, "_test.go") {
 		return usageErr(e, "fuzz: -emit-test must name a _test.go file, not %q", emit)
 	}
+	// Checked before the search, so that a typo does not cost the budget.
+	if emit != "" && (!token.IsIdentifier(testHandler) || (testPkg != "" && !token.IsIdentifier(testPkg))) {
+		return usageErr(e, "fuzz: -test-handler and -test-package must be Go identifiers (got %q and %q)", testHandler, testPkg)
+	}
 	s, err := spec.Load(target)
 	if err != nil {
 		return usageErr(e, "%v", err)
@@ -119,15 +123,19 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		return harness.ExitInconclusive
 	}
 	if !res.Found {
-		fmt.Fprintf(e.stdout, "no leak: %d random plans of %d..%d steps found none in %v\n",
-			res.Plans, minSteps, maxSteps, res.SearchTime.Round(time.Millisecond))
+		if res.Requests == 0 || float64(res.Errors) > s.Limits.MaxErrorRate*float64(res.Requests) {
+			fmt.Fprintf(e.stdout, "INCONCLUSIVE: %d random plans found no leak, but %d of their %d requests failed\n",
+				res.Plans, res.Errors, res.Requests)
+			return harness.ExitInconclusive
+		}
+		fmt.Fprintf(e.stdout, "no leak: %d random plans of %d..%d steps (seeds %d..%d) found none in %v\n",
+			res.Plans, minSteps, maxSteps, res.FirstSeed, res.FirstSeed+uint64(max(res.Plans, 1)-1), res.SearchTime.Round(time.Millisecond))
 		return 0
 	}
 	specPath := target
 	if abs, err := filepath.Abs(target); err == nil {
 		specPath = abs
 	}
-	f := res.File(specPath, s.Name, tgt.BaseURL(), tgt.Sync())
 	if out == "" {
 		out = res.FromSaved
 		if out == "" {
@@ -137,18 +145,31 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 			out = fuzz.SavedPath(dir, s.Name, res.Seed)
 		}
 	}
+	// The plan file names the spec relative to itself, so a plan kept in
+	// the repository replays from any checkout.
+	fileSpec := specPath
+	if absOut, err := filepath.Abs(out); err == nil {
+		if rel, err := filepath.Rel(filepath.Dir(absOut), specPath); err == nil {
+			fileSpec = rel
+		}
+	}
+	f := res.File(fileSpec, s.Name, tgt.BaseURL(), tgt.Sync())
 	if err := f.WriteFile(out); err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: writing the plan: %v\n", err)
 		return harness.ExitInconclusive
 	}
 	fmt.Fprint(e.stdout, fuzz.Report(res, f, out))
+	if res.Interrupted {
+		fmt.Fprintf(e.stdout, "interrupted: the smallest failing plan so far is saved; its reproduction rate was not measured\n")
+	}
 	fmt.Fprintf(e.stdout, "search %v, shrink %v, measure %v\n", res.SearchTime.Round(time.Millisecond),
 		res.ShrinkTime.Round(time.Millisecond), res.MeasureTime.Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "replay it:\n  crosstalk replay -plan %s -n 50\n", out)
 	if emit != "" {
 		if err := emitTest(f, emit, specPath, testPkg, testHandler); err != nil {
+			// The leak was found and its plan saved: that is still the verdict.
 			fmt.Fprintf(e.stderr, "crosstalk: -emit-test: %v\n", err)
-			return harness.ExitUsage
+			return harness.ExitLeak
 		}
 		fmt.Fprintf(e.stdout, "regression test written to %s (it calls %s(t), which that package must define)\n", emit, testHandler)
 	}

@@ -56,16 +56,19 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
-	if target == "" {
-		target = f.Spec
-		if _, err := os.Stat(target); err != nil && !filepath.IsAbs(target) {
-			// A relative spec path in a plan file is read from where the
-			// plan file lies if it is not found from here.
-			target = filepath.Join(filepath.Dir(planPath), f.Spec)
-		}
+	if target == "" && f.Spec == "" {
+		return usageErr(e, "replay: %s names no spec; give -target SPEC", planPath)
 	}
 	if target == "" {
-		return usageErr(e, "replay: %s names no spec; give -target SPEC", planPath)
+		target = f.Spec
+		if !filepath.IsAbs(target) {
+			// fuzz writes the spec path relative to the plan file, so that
+			// a plan kept in a repository replays from any checkout; an
+			// older or hand-written one may be relative to here.
+			if p := filepath.Join(filepath.Dir(planPath), f.Spec); fileExists(p) {
+				target = p
+			}
+		}
 	}
 	s, err := spec.Load(target)
 	if err != nil {
@@ -137,4 +140,9 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "no leak in %d runs\n", est.Runs)
 	return 0
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -15,6 +15,7 @@ package oracle
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -109,6 +110,24 @@ type mark struct {
 	display string
 }
 
+// Option configures [New]. The set is closed: options come from this
+// package only.
+type Option interface{ apply(*config) }
+
+type config struct{ redactAlso []string }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// RedactAlso adds values that are kept out of every excerpt without being
+// markers. A password that several users share identifies none of them, so
+// it cannot be a marker, but it must still never be shown. Values shorter
+// than 3 bytes are ignored: redacting them would blank out ordinary text.
+func RedactAlso(values ...string) Option {
+	return optionFunc(func(c *config) { c.redactAlso = append(c.redactAlso, values...) })
+}
+
 // New builds an Oracle from every user's markers.
 //
 // It fails on a marker without an owner or value, on a value shorter than 3
@@ -117,7 +136,11 @@ type mark struct {
 // inside the text "[redacted]" (it could never be kept out of evidence).
 // Errors name the users and, unless the value is Secret, the value. The same
 // value given twice for one user is kept once, as Secret if either copy is.
-func New(markers []Marker) (*Oracle, error) {
+func New(markers []Marker, opts ...Option) (*Oracle, error) {
+	var cfg config
+	for _, op := range opts {
+		op.apply(&cfg)
+	}
 	o := &Oracle{markers: slices.Clone(markers), owners: map[string]int32{}}
 	byValue := make(map[string]int, len(markers))
 	for i, m := range markers {
@@ -163,11 +186,20 @@ func New(markers []Marker) (*Oracle, error) {
 		byValue[m.Value] = len(o.marks)
 		o.marks = append(o.marks, mark{Marker: m, owner: id})
 	}
+	secret := map[string]bool{}
 	for _, m := range o.marks {
 		if m.Secret {
-			o.secrets = append(o.secrets, []byte(m.Value))
-			o.maxSecret = max(o.maxSecret, len(m.Value))
+			secret[m.Value] = true
 		}
+	}
+	for _, v := range cfg.redactAlso {
+		if len(v) >= minValueLen && !strings.Contains(redactedText, v) {
+			secret[v] = true
+		}
+	}
+	for _, v := range slices.Sorted(maps.Keys(secret)) {
+		o.secrets = append(o.secrets, []byte(v))
+		o.maxSecret = max(o.maxSecret, len(v))
 	}
 	o.indexSecrets()
 	for i := range o.marks {

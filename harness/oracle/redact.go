@@ -150,7 +150,34 @@ func (o *Oracle) excerpt(text []byte, s, e int) string {
 	if pos < end {
 		writePrintable(&b, win[pos:end])
 	}
+	if o.encodesSecret(text[max(0, lo-2*o.maxSecret):min(len(text), hi+2*o.maxSecret)], 0) {
+		// A secret that the text around the marker carries in encoded form
+		// (percent, JSON escapes, entities, base64 of Basic credentials)
+		// would show through the excerpt as it was sent: show the marker
+		// alone.
+		var m strings.Builder
+		writePrintable(&m, text[s:e])
+		return redactedText + " " + o.Redact(m.String()) + " " + redactedText
+	}
 	return o.Redact(b.String())
+}
+
+// encodesSecret reports whether any text decoding of b, to the scan's depth,
+// contains a secret.
+func (o *Oracle) encodesSecret(b []byte, depth int) bool {
+	if len(o.secrets) == 0 || depth >= maxTextDepth {
+		return false
+	}
+	for _, d := range textDecoders {
+		out := d.decode(b)
+		if out == nil || bytes.Equal(out, b) {
+			continue
+		}
+		if len(o.secretSpans(out)) > 0 || o.encodesSecret(out, depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // credentialNames end the names of the lines whose values an excerpt
