@@ -12,7 +12,7 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
-echo "== install: nginx and mox for the real-target tests, hey for the bench"
+echo "== install: nginx and mox for the real-target tests, hey for the bench, gcc for -race"
 # From apt, with "apt-get update" only when something has to be installed.
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 updated=""
@@ -22,8 +22,12 @@ apt_install() {
 }
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
 	apt_install nginx-light || apt_install nginx
+	# The package may start a system nginx on :80; the tests run their own.
+	$sudo service nginx stop >/dev/null 2>&1 || true
 fi
 command -v hey >/dev/null 2>&1 || apt_install hey
+# go test -race needs cgo, and so a C compiler.
+command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
 # mox at the version its tools module pins, built once into .tools/bin
 # (ignored by git); rebuilt only when missing or of another version.
 mox_version=$(sed -n 's/^\tgithub.com\/mjl-\/mox \(v[^ ]*\).*/\1/p' targets/mox/tools/go.mod)

@@ -13,7 +13,7 @@
 // optional client cancel. [PlanGen] draws a whole plan with rapid before
 // anything is sent: rapid's Draw is not safe for concurrent use, and a plan
 // that is data can be saved, replayed and shrunk. The draw is biased towards
-// what finds isolation bugs: two to four users (two half of the time), bursts
+// what finds isolation bugs: two to four users (two 40% of the time), bursts
 // in which they overlap, one focus request that most steps share (so the same
 // resource id in every user's namespace), write/read mixes, logins that land
 // together, logouts next to reads, and client cancels.

@@ -113,7 +113,7 @@ func PlanGen(v Vocab, o GenOptions) *rapid.Generator[harness.Plan] {
 		if err := v.check(); err != nil {
 			t.Fatalf("%v", err)
 		}
-		// Few users: two half of the time.
+		// Few users: two 40% of the time, three or four otherwise.
 		k := min(len(v.Users), o.MaxUsers, []int{2, 2, 2, 2, 3, 3, 3, 4, 4, 4}[rapid.IntRange(0, 9).Draw(t, "users")])
 		perm := rapid.Permutation(v.Users).Draw(t, "who")
 		users := perm[:k]

@@ -175,7 +175,7 @@ func (s *Shrinker) calibrate(ctx context.Context, p harness.Plan, est Estimate) 
 // Shrink minimises p, which failed at least once (est counts what is known
 // of it; the zero Estimate is taken as one failure in one run). Passes, in
 // order, until none makes progress: drop bursts, drop steps, merge bursts,
-// simplify steps (offsets, cancels, peers), and rename users to the first
+// simplify steps (offsets and cancels), and rename users to the first
 // ones the plan uses.
 func (s *Shrinker) Shrink(ctx context.Context, p harness.Plan, est Estimate) (ShrinkResult, error) {
 	s.defaults()
@@ -361,7 +361,7 @@ func mergeBursts(p harness.Plan) []harness.Plan {
 	return out
 }
 
-// simplifySteps clears offsets, cancels and peers one step at a time: a plan
+// simplifySteps clears offsets and cancels one step at a time: a plan
 // that needs none of them is easier to read and to replay.
 func simplifySteps(p harness.Plan) []harness.Plan {
 	var out []harness.Plan

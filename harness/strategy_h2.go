@@ -599,7 +599,7 @@ func (c *h2Conn) read(streams map[uint32]*h2Stream, deadline time.Time, maxBody 
 			}
 			st.resp.body = append(st.resp.body, f.Data()...)
 			if int64(len(st.resp.body)) > maxBody {
-				st.resp.body, st.resp.truncated = st.resp.body[:maxBody], true
+				st.resp.body = st.resp.body[:maxBody]
 				c.reset(st.id, http2.ErrCodeCancel)
 				finish(st, errBodyTooLarge)
 				continue

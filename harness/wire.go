@@ -140,8 +140,6 @@ type response struct {
 	header    http.Header
 	body      []byte
 	firstByte time.Time
-	truncated bool
-	closed    bool
 }
 
 var errBodyTooLarge = errors.New("response body exceeds the size limit")
@@ -171,11 +169,10 @@ func (c *conn) readResponse(method string, maxBody int64) (response, error) {
 		return response{}, fmt.Errorf("reading response: %w", err)
 	}
 	defer hr.Body.Close()
-	resp := response{status: hr.StatusCode, header: hr.Header, firstByte: c.tr.first, closed: hr.Close}
+	resp := response{status: hr.StatusCode, header: hr.Header, firstByte: c.tr.first}
 	body, err := io.ReadAll(io.LimitReader(hr.Body, maxBody+1))
 	if int64(len(body)) > maxBody {
 		body = body[:maxBody]
-		resp.truncated = true
 		c.dead = true
 		err = errBodyTooLarge
 	}
@@ -202,8 +199,6 @@ func describeErr(err error, timeout time.Duration) string {
 		return ""
 	case isTimeout(err):
 		return "no complete response within " + timeout.String()
-	case errors.Is(err, errBodyTooLarge):
-		return err.Error()
 	default:
 		return err.Error()
 	}

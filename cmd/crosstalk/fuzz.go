@@ -25,8 +25,12 @@ once, and shrinks the first that leaks to a minimal plan. The shrinker is
 flaky-aware: a candidate counts as failing if it fails in any of K runs, K
 chosen from the measured reproduction rate so that a candidate reproducing as
 often as the current plan is discarded with probability at most 5%. The
-minimal plan is run -measure times, saved as a JSON plan file with its
-reproduction rate, and the command that replays it is printed.
+minimal plan is then run -measure times under each sync strategy, and the
+one that reproduced it most often replaces -sync; it is run -measure times
+more to measure its rate without the bias of that pick (these runs come after
+-budget). It is saved as a JSON plan file with its rate and strategy, and the
+command that replays it is printed. Ctrl-C during the shrink saves the
+smallest failing plan so far.
 
 Saved plans of the same target in -dir are re-run first, the way rapid
 re-runs its fail files: a bug that is still there is reported at once.

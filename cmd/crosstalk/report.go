@@ -18,7 +18,7 @@ Examples:
   crosstalk report -in results.jsonl
   crosstalk report -in results.jsonl -format junit -o junit.xml
   crosstalk report -in results.jsonl -format markdown >> "$GITHUB_STEP_SUMMARY"
-  crosstalk run -target spec.yaml -o /dev/stdout -format json | crosstalk report -in -
+  crosstalk run -target spec.yaml -o results.jsonl > /dev/null; crosstalk report -in - < results.jsonl
 
 Exits 0 once rendered, 2 if the stream cannot be read.
 `

@@ -3,9 +3,11 @@
 // its output goes to a log file, and Stop ends it together with everything it
 // started, so that no test leaves a server behind on the machine.
 //
-// Limitations: on Linux the kernel also kills the process when the test
-// binary dies first (a test timeout runs no cleanup); elsewhere such a
-// process outlives the test.
+// Limitations: it builds on Unix only (process groups). On Linux the kernel
+// also kills the process when the thread that started it exits, which covers
+// a test binary that dies first (a test timeout runs no cleanup); that signal
+// reaches the group leader only, and elsewhere such a process outlives the
+// test.
 package process
 
 import (

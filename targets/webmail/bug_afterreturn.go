@@ -15,7 +15,7 @@ import (
 // third person. The HTTP responses are all correct; only the side effect,
 // the recipients' mailboxes, shows the leak.
 //
-// Public reference (DESIGN.md, bug class 5): fasthttp and gofiber/fiber
+// Public reference (bug class 5 of the design brief): fasthttp and gofiber/fiber
 // issues #185 and #426, where values taken from the pooled request context
 // (c.Body(), c.Params()) were kept past the handler's return and changed
 // under the code that kept them when the context served the next request.

@@ -11,7 +11,7 @@ import (
 // within [urlCacheTTL] is served that user's page. No concurrency is needed;
 // two requests one after the other leak.
 //
-// Public references (DESIGN.md, bug class 2): Steam, December 2015, when a
+// Public references (bug class 2 of the design brief): Steam, December 2015, when a
 // caching configuration pushed during a traffic spike had the CDN serve
 // account pages generated for one user to others; and gofiber/fiber PR #3905,
 // a fix to what that framework's cache middleware lets requests share. The

@@ -16,7 +16,7 @@ import (
 // the previous user's page. From then on the connection stays one reply
 // behind, and every borrower reads the page of the one before.
 //
-// Public references (DESIGN.md, bug class 4): the ChatGPT incident of March
+// Public references (bug class 4 of the design brief): the ChatGPT incident of March
 // 2023, caused by redis-py issue #2624 (an async command cancelled after it
 // was sent left its reply on a pooled connection, for the next command to
 // read); and lib/pq #1001, where a query's cancellation raced with the

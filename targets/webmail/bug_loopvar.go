@@ -18,7 +18,7 @@ import (
 // served correctly; requests of different users that land together are
 // served each other's mail.
 //
-// Public reference (DESIGN.md, bug class 9): Let's Encrypt, February 2020,
+// Public reference (bug class 9 of the design brief): Let's Encrypt, February 2020,
 // when a loop over the authorizations of an order took the address of the
 // loop variable, so that one CAA recheck result stood in for the others, and
 // about three million certificates were to be revoked.

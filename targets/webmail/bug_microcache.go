@@ -16,7 +16,7 @@ import (
 // handed that user's page. Only concurrent requests leak, and only those that
 // land inside another user's computation of the same URL.
 //
-// Public reference (DESIGN.md, bug class 2): the microcache with request
+// Public reference (bug class 2 of the design brief): the microcache with request
 // coalescing in front of an application, as nginx's proxy_cache with
 // proxy_cache_lock, or a singleflight group in Go, does it. The lock
 // (singleflight) key that is coarser than what the response depends on is the

@@ -13,7 +13,7 @@ import (
 // request that takes the same buffer in the meantime renders its own page
 // into it, and the first request sends that page instead of its own.
 //
-// Public reference (DESIGN.md, bug class 3): go-resty/resty PR #421, where a
+// Public reference (bug class 3 of the design brief): go-resty/resty PR #421, where a
 // JSON encoder's pooled bytes.Buffer went back to the pool through a defer
 // while the slice from Bytes(), which aliases it, was still to be sent as a
 // request body; a concurrent request could take the buffer and overwrite it.

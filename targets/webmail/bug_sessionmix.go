@@ -15,7 +15,7 @@ import (
 // cookie for the later user. Logins one after the other always get distinct
 // ids.
 //
-// Public references (DESIGN.md, bug class 6): Dancer PR #997, session ids
+// Public references (bug class 6 of the design brief): Dancer PR #997, session ids
 // built from the time and little else, which concurrent processes could
 // produce twice; and mongo-go-driver PR #889, session ids handed out twice
 // under concurrency. Finding it needs logins that land together.

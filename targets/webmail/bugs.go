@@ -60,8 +60,10 @@ func (s *Server) submit(rcpt *account, d draft) {
 }
 
 // Close waits for work the server still has in flight after its responses
-// went out: mail queued for delivery in the afterreturn mode. The server
-// keeps serving; Close only makes the end of a test or program deterministic.
+// went out: mail queued for delivery in the afterreturn mode. Call it once
+// the server has stopped taking requests (after httptest.Server.Close or
+// http.Server.Shutdown): a request that queues more work while Close waits
+// would race with it.
 func (s *Server) Close() {
 	s.async.Wait()
 }
