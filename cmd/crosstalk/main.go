@@ -48,6 +48,12 @@ func commands() []command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first Ctrl-C stops the work cleanly and keeps what was found;
+		// a second one, if that takes too long, ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}
 	code := dispatch(ctx, e, os.Args[1:])
 	stop()
