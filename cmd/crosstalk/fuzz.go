@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -95,13 +94,9 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	if len(vocab.Users) < 2 || len(vocab.Reads) == 0 {
 		return usageErr(e, "fuzz: spec %s needs at least two users and a read request", target)
 	}
-	tgt, err := harness.NewTarget(ctx, s, harness.Options{BaseURL: baseURL, Sync: syncName, Insecure: insecure}, nil)
-	if errors.Is(err, harness.ErrOptions) {
-		return usageErr(e, "%v", err)
-	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
-		return harness.ExitInconclusive
+	tgt, code := openTarget(ctx, e, s, harness.Options{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
+	if tgt == nil {
+		return code
 	}
 	defer tgt.Close()
 	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users\n", s.Name, tgt.BaseURL(), tgt.Sync(), len(vocab.Users))

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/crosstalk/crosstalk/harness"
+	"github.com/crosstalk/crosstalk/harness/spec"
 )
 
 // command is one subcommand. Each lives in its own file with its own FlagSet.
@@ -134,4 +135,19 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 func usageErr(e *env, format string, a ...any) int {
 	fmt.Fprintf(e.stderr, "crosstalk: "+format+"\n", a...)
 	return harness.ExitUsage
+}
+
+// openTarget logs the spec's users in for the commands that fire plans. On
+// failure it reports why and returns the exit code: 2 for bad options, 3
+// when the target could not be made ready.
+func openTarget(ctx context.Context, e *env, s *spec.Spec, opts harness.Options) (*harness.Target, int) {
+	tgt, err := harness.NewTarget(ctx, s, opts, nil)
+	if errors.Is(err, harness.ErrOptions) {
+		return nil, usageErr(e, "%v", err)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
+		return nil, harness.ExitInconclusive
+	}
+	return tgt, 0
 }

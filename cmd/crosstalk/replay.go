@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,13 +82,9 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	if syncName == "" {
 		syncName = f.Sync
 	}
-	tgt, err := harness.NewTarget(ctx, s, harness.Options{BaseURL: baseURL, Sync: syncName, Insecure: insecure}, nil)
-	if errors.Is(err, harness.ErrOptions) {
-		return usageErr(e, "%v", err)
-	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
-		return harness.ExitInconclusive
+	tgt, code := openTarget(ctx, e, s, harness.Options{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
+	if tgt == nil {
+		return code
 	}
 	defer tgt.Close()
 	fmt.Fprintf(e.stdout, "replay: %s (%d steps in %d bursts) against %s at %s, sync %s, %d runs\n",
