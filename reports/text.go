@@ -396,7 +396,13 @@ func textTiming(b *strings.Builder, s Summary) {
 		return
 	}
 	fmt.Fprintf(b, "\nBurst timing (%d %s)\n", s.Bursts, plural(s.Bursts, "burst", "bursts"))
-	fmt.Fprintf(b, "  release skew:   p50 %s, p90 %s\n", micros(s.ReleaseSkewP50), micros(s.ReleaseSkewP90))
+	fmt.Fprintf(b, "  release skew:   p50 %s, p90 %s", micros(s.ReleaseSkewP50), micros(s.ReleaseSkewP90))
+	if s.Header != nil && s.Header.Sync == "h2" {
+		// Zero by construction, which reads like a measuring fault without
+		// this: the spread that matters is the arrival spread.
+		b.WriteString(" (h2: one write releases the whole burst)")
+	}
+	b.WriteString("\n")
 	if s.ArrivalBursts > 0 {
 		fmt.Fprintf(b, "  arrival spread: p50 %s, p90 %s (%d %s reported arrival times)\n",
 			micros(s.ArrivalSpreadP50), micros(s.ArrivalSpreadP90), s.ArrivalBursts, plural(s.ArrivalBursts, "burst", "bursts"))
