@@ -378,6 +378,11 @@ func (r *runner) markers(baselines []oracle.Baseline) (ms []oracle.Marker, redac
 		}
 		id(ss.User.Login, "login")
 		id(ss.User.Email, "email")
+		if low := strings.ToLower(ss.User.Email); low != ss.User.Email {
+			// Addresses are case-insensitive and servers often show them
+			// lower-cased; the oracle matches bytes.
+			id(low, "email")
+		}
 		for _, v := range ss.User.Markers {
 			ms = append(ms, oracle.Marker{Owner: u, Kind: oracle.Static, Value: v, Label: "static"})
 		}
