@@ -407,3 +407,31 @@ requests:
 	require.Equal(t, harness.Inconclusive, out.Verdict, out.Reason)
 	assert.Contains(t, out.Reason, "no two users had a request ready")
 }
+
+// Addresses are case-insensitive: a page that shows another user's address
+// lower-cased still shows it.
+func TestLowerCasedEmailIsFound(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, _, _ := r.BasicAuth()
+		other := map[string]string{"u-carol": "dave", "u-dave": "carol"}[user]
+		_, _ = w.Write([]byte("signed in; last message from " + other + "@example.test"))
+	}))
+	t.Cleanup(ts.Close)
+	s, err := spec.Parse("case.yaml", []byte(`
+base_url: `+ts.URL+`
+users:
+  list:
+    - {login: u-carol, password: pw-carol, email: Carol@Example.TEST}
+    - {login: u-dave, password: pw-dave, email: Dave@Example.TEST}
+login: {type: basic}
+learn: false
+requests:
+  - {name: me, path: /me}
+`))
+	require.NoError(t, err)
+	out, recs := collect(t, context.Background(), s, harness.Options{MaxRequests: 20})
+	require.Equal(t, harness.Leak, out.Verdict, out.Reason)
+	fs := findings(recs)
+	require.NotEmpty(t, fs)
+	assert.Equal(t, "email", fs[0].Label)
+}
