@@ -529,7 +529,7 @@ func (r *runner) progress() Progress {
 		p.Budget = float64(p.Elapsed) / float64(r.opts.Duration)
 	}
 	if r.opts.MaxRequests > 0 {
-		p.Budget = max(p.Budget, float64(p.Requests)/float64(r.opts.MaxRequests))
+		p.Budget = max(p.Budget, float64(r.fired)/float64(r.opts.MaxRequests))
 	}
 	if r.opts.Plan != nil {
 		p.Budget = max(p.Budget, float64(p.Bursts)/float64(max(1, len(r.opts.Plan.Bursts))))
