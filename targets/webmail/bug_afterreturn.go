@@ -1,7 +1,6 @@
 package webmail
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -32,33 +31,6 @@ const queuePickup = 2 * time.Millisecond
 // reqCtx is the recycled per-request state of the send handlers.
 type reqCtx struct {
 	from, subject, body atomic.Pointer[string]
-}
-
-// ctxFreeList keeps request contexts for reuse, last released first.
-type ctxFreeList struct {
-	mu   sync.Mutex
-	free []*reqCtx
-}
-
-func (l *ctxFreeList) get() *reqCtx {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n := len(l.free); n > 0 {
-		c := l.free[n-1]
-		l.free = l.free[:n-1]
-		return c
-	}
-	return &reqCtx{}
-}
-
-// put recycles c. The list is bounded: a burst of sends allocates, the
-// steady state reuses.
-func (l *ctxFreeList) put(c *reqCtx) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.free) < 64 {
-		l.free = append(l.free, c)
-	}
 }
 
 // submitLater queues d for rcpt and returns at once. The recipient is

@@ -84,31 +84,6 @@ func (c *backendConn) receive(ctx context.Context) (*recorded, bool) {
 	return head.resp, true
 }
 
-// backendPool keeps idle connections, most recently used first.
-type backendPool struct {
-	mu   sync.Mutex
-	idle []*backendConn
-}
-
-func (p *backendPool) get() *backendConn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.idle); n > 0 {
-		c := p.idle[n-1]
-		p.idle = p.idle[:n-1]
-		return c
-	}
-	return &backendConn{}
-}
-
-func (p *backendPool) put(c *backendConn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.idle) < backendMaxIdle {
-		p.idle = append(p.idle, c)
-	}
-}
-
 // serveViaBackend answers signed-in GETs from the backend.
 func (s *Server) serveViaBackend(w http.ResponseWriter, r *http.Request) {
 	if _, ok := cacheable(r); !ok {

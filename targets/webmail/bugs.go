@@ -3,6 +3,7 @@ package webmail
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -30,10 +31,10 @@ func (s *Server) installBug() {
 		s.bufs = newPageBufPool()
 		s.front = s.servePooled
 	case BugConnDesync:
-		s.backend = &backendPool{}
+		s.backend = &freeList[backendConn]{max: backendMaxIdle}
 		s.front = s.serveViaBackend
 	case BugAfterReturn:
-		s.ctxs = &ctxFreeList{}
+		s.ctxs = &freeList[reqCtx]{max: 64}
 	case BugLoopVar:
 		s.batcher = &batchCoalescer{}
 	case BugOutbox:
@@ -134,4 +135,33 @@ func cacheable(r *http.Request) (sid string, ok bool) {
 		return "", false
 	}
 	return c.Value, true
+}
+
+// freeList keeps objects for reuse, last released first, up to max of them:
+// the backend connections of conndesync and the request contexts of
+// afterreturn. Last-in-first-out is what makes those defects show: the
+// object a request just gave back is the next one handed out.
+type freeList[T any] struct {
+	mu   sync.Mutex
+	free []*T
+	max  int
+}
+
+func (l *freeList[T]) get() *T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.free); n > 0 {
+		x := l.free[n-1]
+		l.free = l.free[:n-1]
+		return x
+	}
+	return new(T)
+}
+
+func (l *freeList[T]) put(x *T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.free) < l.max {
+		l.free = append(l.free, x)
+	}
 }

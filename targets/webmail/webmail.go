@@ -182,14 +182,14 @@ type Server struct {
 	// bug_*.go files). The same rule as for current holds: shared state is
 	// atomic or locked, so every defect is a logic error that the race
 	// detector lets a test observe.
-	cache   *urlCache       // cachekey
-	micro   *microcache     // microcache
-	bufs    *sync.Pool      // pool
-	backend *backendPool    // conndesync
-	idSeq   atomic.Uint64   // sessionmix
-	ctxs    *ctxFreeList    // afterreturn
-	async   sync.WaitGroup  // afterreturn: deliveries still queued
-	batcher *batchCoalescer // loopvar
+	cache   *urlCache              // cachekey
+	micro   *microcache            // microcache
+	bufs    *sync.Pool             // pool
+	backend *freeList[backendConn] // conndesync
+	idSeq   atomic.Uint64          // sessionmix
+	ctxs    *freeList[reqCtx]      // afterreturn
+	async   sync.WaitGroup         // afterreturn: deliveries still queued
+	batcher *batchCoalescer        // loopvar
 }
 
 // New builds a server with seeded accounts and mailboxes.
