@@ -39,13 +39,25 @@ func (s *samples) add(d time.Duration) {
 
 // percentiles returns the nearest-rank p50 and p90, or zeros when empty.
 func (s *samples) percentiles() (p50, p90 time.Duration) {
-	if len(s.keep) == 0 {
-		return 0, 0
+	ps := Percentiles(s.keep, 50, 90)
+	return ps[0], ps[1]
+}
+
+// Percentiles returns the nearest-rank percentiles ps (0..100) of ds, all
+// zero when ds is empty. Nearest rank, not interpolation: every figure a
+// report quotes is a time that was measured. The stream, the reports and
+// the bench all use this one definition, so their figures agree.
+func Percentiles(ds []time.Duration, ps ...int) []time.Duration {
+	out := make([]time.Duration, len(ps))
+	if len(ds) == 0 {
+		return out
 	}
-	v := slices.Clone(s.keep)
+	v := slices.Clone(ds)
 	slices.Sort(v)
-	at := func(p int) time.Duration { return v[max(0, (p*len(v)+99)/100-1)] }
-	return at(50), at(90)
+	for i, p := range ps {
+		out[i] = v[max(0, min((p*len(v)+99)/100-1, len(v)-1))]
+	}
+	return out
 }
 
 func (t *burstTiming) add(skew, spread time.Duration) {

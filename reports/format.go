@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -161,7 +162,7 @@ func naturalCompare(a, b string) int {
 			na := strings.TrimLeft(a[si:i], "0")
 			nb := strings.TrimLeft(b[sj:j], "0")
 			if len(na) != len(nb) {
-				return cmpInt(len(na), len(nb))
+				return cmp.Compare(len(na), len(nb))
 			}
 			if c := strings.Compare(na, nb); c != 0 {
 				return c
@@ -169,25 +170,15 @@ func naturalCompare(a, b string) int {
 			continue
 		}
 		if ca != cb {
-			return cmpInt(int(ca), int(cb))
+			return cmp.Compare(int(ca), int(cb))
 		}
 		i++
 		j++
 	}
-	return cmpInt(len(a)-i, len(b)-j)
+	return cmp.Compare(len(a)-i, len(b)-j)
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // padRight pads s with spaces to width runes.
 func padRight(s string, width int) string {

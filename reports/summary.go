@@ -149,16 +149,8 @@ func compareNatural(a, b string) int {
 // percentiles returns the nearest-rank p50 and p90. Nearest rank reports a
 // value that was actually measured, which is what a reader checks against.
 func percentiles(ds []time.Duration) (p50, p90 time.Duration) {
-	if len(ds) == 0 {
-		return 0, 0
-	}
-	sorted := slices.Clone(ds)
-	slices.Sort(sorted)
-	rank := func(p int) time.Duration {
-		i := (p*len(sorted)+99)/100 - 1
-		return sorted[max(i, 0)]
-	}
-	return rank(50), rank(90)
+	ps := harness.Percentiles(ds, 50, 90)
+	return ps[0], ps[1]
 }
 
 func (s *Summary) exposure() {

@@ -180,7 +180,8 @@ func benchSpread(ctx context.Context, w io.Writer, cfg benchConfig) error {
 				row += " | failed: " + err.Error()
 				continue
 			}
-			p50, p90 := pct(spreads, 50), pct(spreads, 90)
+			ps := harness.Percentiles(spreads, 50, 90)
+			p50, p90 := ps[0], ps[1]
 			row += fmt.Sprintf(" | %s / %s", us(p50), us(p90))
 		}
 		fmt.Fprintln(w, row+" |")
@@ -696,16 +697,6 @@ func runHey(ctx context.Context, base string, s *spec.Spec, d time.Duration) (fl
 	}
 	v, _ := strconv.ParseFloat(string(m[1]), 64)
 	return v, ""
-}
-
-func pct(ds []time.Duration, p int) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (p*len(s)+99)/100 - 1
-	return s[max(0, min(i, len(s)-1))]
 }
 
 func us(d time.Duration) string {
