@@ -51,6 +51,13 @@ type Options struct {
 	// Progress, when set, is called after every burst from the run's own
 	// goroutine; keep it cheap.
 	Progress func(Progress)
+	// Settle is a quiet time kept before each burst, counted from the end
+	// of the previous one, even across [Target.Execute] calls (0 or less:
+	// none; [NewTarget] makes 0 [DefaultSettle]). A burst that lands while
+	// the target is still busy with the last one starts its handlers
+	// together less often, so a saved plan reproduces less often than it
+	// could.
+	Settle time.Duration
 	// CacheBust, when set, names a query parameter added to every GET read
 	// of a burst, with a value fresh for each burst and shared by all its
 	// steps (see cachebust.go). Caches in front of the target then miss at
@@ -113,7 +120,10 @@ type runner struct {
 	reads    []*spec.Request
 	rng      *rand.Rand
 	start    time.Time
-	out      Outcome
+	// lastBurst is when the previous burst's responses were all in; it
+	// outlives an execution so that [Options.Settle] holds between them.
+	lastBurst time.Time
+	out       Outcome
 	// headerSent: a stream always opens with a header, even when setup
 	// failed before the oracle existed.
 	headerSent bool
@@ -489,9 +499,14 @@ func (r *runner) bursts(ctx context.Context) {
 				return
 			}
 		}
+		if !r.settle(ctx) {
+			r.out.CutShort = true
+			return
+		}
 		shots := r.prepare(ctx, n, b)
 		r.fired += len(shots)
 		release := strategies[r.opts.Sync](shots, r.spec.Limits.Timeout, r.spec.Limits.MaxBody)
+		r.lastBurst = time.Now()
 		skew, spread := burstTimes(shots)
 		r.timing.add(skew, spread)
 		before := r.out.Findings

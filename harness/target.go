@@ -42,8 +42,13 @@ var ErrSetup = errors.New("target setup failed")
 // NewTarget logs every user in, plants canaries and learns markers, exactly as
 // [Run] does before its first burst, and streams the header and any baseline
 // findings to sink (which may be nil). opts.Plan, Duration and MaxRequests
-// are ignored: each [Target.Execute] brings its own plan. Close it when done.
+// are ignored: each [Target.Execute] brings its own plan. A zero
+// opts.Settle becomes [DefaultSettle], since a Target exists to replay plans;
+// a negative one keeps none. Close it when done.
 func NewTarget(ctx context.Context, s *spec.Spec, opts Options, sink Sink) (*Target, error) {
+	if opts.Settle == 0 {
+		opts.Settle = DefaultSettle
+	}
 	opts.Plan = &Plan{}
 	opts.Progress = nil
 	r, err := newRunner(s, opts, sink)

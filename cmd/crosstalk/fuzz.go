@@ -34,6 +34,12 @@ smallest failing plan so far.
 Saved plans of the same target in -dir are re-run first, the way rapid
 re-runs its fail files: a bug that is still there is reported at once.
 
+Each burst waits until a millisecond has passed since the last one, and on
+Linux crosstalk runs at the idle CPU priority (-yield), so that a target on
+the same machine starts its handlers as soon as the burst lands. Both make a
+plan reproduce more often; -yield=false keeps the normal priority, for a busy
+machine where an idle-priority process would wait too long for a core.
+
 Examples:
   crosstalk fuzz -target targets/webmail/webmail.yaml
   crosstalk fuzz -target spec.yaml -url http://127.0.0.1:9090 -budget 2m -seed 42
@@ -69,6 +75,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&testHandler, "test-handler", "crosstalkHandler", "func(testing.TB) http.Handler the emitted test calls; define it in that package")
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks")
 	fs.BoolVar(&verbose, "v", false, "print every shrink candidate")
+	yield := yieldFlag(fs)
 	fs.BoolVar(&cross, "cross-writes", false, "let writes go to other users (restart the target after: the mail stays, the grants do not)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -94,12 +101,13 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	if len(vocab.Users) < 2 || len(vocab.Reads) == 0 {
 		return usageErr(e, "fuzz: spec %s needs at least two users and a read request", target)
 	}
+	prio := applyYield(e, *yield)
 	tgt, code := openTarget(ctx, e, s, harness.Options{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
 	if tgt == nil {
 		return code
 	}
 	defer tgt.Close()
-	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users\n", s.Name, tgt.BaseURL(), tgt.Sync(), len(vocab.Users))
+	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users, %s\n", s.Name, tgt.BaseURL(), tgt.Sync(), len(vocab.Users), prio)
 	if tgt.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: %d responses of the sequential baseline carried another user's data; "+
 			"crosstalk run -target %s shows them\n", tgt.Sequential, target)

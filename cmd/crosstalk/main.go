@@ -34,6 +34,28 @@ type env struct {
 	stdout, stderr io.Writer
 	// tty says whether stderr is a terminal: progress is drawn only then.
 	tty bool
+	// yield lowers this process's CPU scheduling class for good (see
+	// yieldCPU); nil when the commands run inside another process, such as a
+	// test, which must keep its own.
+	yield func() error
+}
+
+// yieldFlag registers -yield, which replay and fuzz share.
+func yieldFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("yield", true, "run crosstalk at the idle CPU priority, so that a target on the same machine gets the cores first")
+}
+
+// applyYield lowers the CPU priority when asked to and possible, and says
+// what it did in a word for the command's header line.
+func applyYield(e *env, want bool) string {
+	if !want || e.yield == nil {
+		return "normal CPU priority"
+	}
+	if err := e.yield(); err != nil {
+		fmt.Fprintf(e.stderr, "crosstalk: -yield: %v; running at normal CPU priority\n", err)
+		return "normal CPU priority"
+	}
+	return "idle CPU priority"
 }
 
 func commands() []command {
@@ -55,7 +77,7 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr), yield: yieldCPU}
 	code := dispatch(ctx, e, os.Args[1:])
 	stop()
 	os.Exit(code)

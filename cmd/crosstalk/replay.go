@@ -19,6 +19,10 @@ Runs a plan saved by "crosstalk fuzz" RUNS times against its target (logging
 in once) and prints how often it leaked, with a 95% interval. The spec and the
 URL are taken from the plan file unless -target or -url replace them.
 
+As in fuzz, each run waits until a millisecond has passed since the last,
+and on Linux crosstalk runs at the idle CPU priority (-yield), so that a
+target on the same machine gets the cores the moment a burst lands.
+
 Examples:
   crosstalk replay -plan testdata/crosstalk/webmail-42.json -n 50
   crosstalk replay -plan leak.json -url http://127.0.0.1:9090
@@ -42,6 +46,7 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&syncName, "sync", "", "burst release strategy (default: the plan file's): "+strings.Join(harness.SyncNames(), ", "))
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks")
 	fs.BoolVar(&verbose, "v", false, "print every run")
+	yield := yieldFlag(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -82,13 +87,14 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	if syncName == "" {
 		syncName = f.Sync
 	}
+	prio := applyYield(e, *yield)
 	tgt, code := openTarget(ctx, e, s, harness.Options{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
 	if tgt == nil {
 		return code
 	}
 	defer tgt.Close()
-	fmt.Fprintf(e.stdout, "replay: %s (%d steps in %d bursts) against %s at %s, sync %s, %d runs\n",
-		planPath, f.Plan.Len(), len(f.Plan.Bursts), s.Name, tgt.BaseURL(), tgt.Sync(), n)
+	fmt.Fprintf(e.stdout, "replay: %s (%d steps in %d bursts) against %s at %s, sync %s, %d runs, %s\n",
+		planPath, f.Plan.Len(), len(f.Plan.Bursts), s.Name, tgt.BaseURL(), tgt.Sync(), n, prio)
 	if tgt.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: the sequential baseline already carried another user's data\n")
 		return harness.ExitLeak
