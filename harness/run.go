@@ -123,7 +123,9 @@ type runner struct {
 	// lastBurst is when the previous burst's responses were all in; it
 	// outlives an execution so that [Options.Settle] holds between them.
 	lastBurst time.Time
-	out       Outcome
+	// quietUntil is the earliest a settling runner fires its first burst.
+	quietUntil time.Time
+	out        Outcome
 	// headerSent: a stream always opens with a header, even when setup
 	// failed before the oracle existed.
 	headerSent bool

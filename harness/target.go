@@ -65,6 +65,9 @@ func NewTarget(ctx context.Context, s *spec.Spec, opts Options, sink Sink) (*Tar
 		r.close()
 		return nil, fmt.Errorf("%w: %s", ErrSetup, out.Reason)
 	}
+	if opts.Settle > 0 {
+		r.quietUntil = time.Now().Add(SetupSettle)
+	}
 	t := &Target{r: r, Baseline: r.out, Sequential: r.sequential}
 	t.Baseline.Elapsed = time.Since(r.start)
 	return t, nil
