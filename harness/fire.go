@@ -192,12 +192,13 @@ const DefaultSettle = time.Millisecond
 
 // SetupSettle is the quiet time a [Target] keeps between its setup and its
 // first burst, when it settles at all. Right after the logins and baselines,
-// the two-step lastlogin plan reproduced in about half of its first ten runs
-// and in about 80% of the later ones; after 50–300 ms without traffic, the
-// first ten did as well as the rest. That held with garbage collection off in
-// both processes, so the cause is below them, most likely the kernel's load
-// tracking of the client's freshly started threads, which decays over tens of
-// milliseconds.
+// the two-step lastlogin plan reproduced in 31–50% of its first ten runs and
+// in about 80% of the later ones; after 50–300 ms without traffic, the first
+// ten did as well as the rest. Turning garbage collection off, in the client
+// or in the target, did not change that, so the cause lies below both
+// runtimes: most likely the kernel's load tracking of the client's freshly
+// started threads, which decays over tens of milliseconds. That is a guess;
+// the figures are not.
 const SetupSettle = 100 * time.Millisecond
 
 // settle waits out [Options.Settle] since the previous burst, or since the

@@ -3,6 +3,7 @@ package harness_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -53,4 +54,60 @@ func TestTargetExecutesPlansRepeatedly(t *testing.T) {
 func TestNewTargetReportsSetupFailure(t *testing.T) {
 	_, err := harness.NewTarget(context.Background(), webmailSpec(t), harness.Options{BaseURL: "http://127.0.0.1:1"}, nil)
 	assert.ErrorIs(t, err, harness.ErrSetup)
+}
+
+// A Target settles: its first burst waits out SetupSettle after the setup,
+// and every later burst waits Settle after the one before, also across
+// executions. Lower bounds only, which no load on the machine can break.
+func TestTargetSettlesBeforeEveryBurst(t *testing.T) {
+	url := serveWebmail(t, webmail.BugNone, 0)
+	const settle = 30 * time.Millisecond
+	tgt, err := harness.NewTarget(context.Background(), webmailSpec(t), harness.Options{BaseURL: url, Settle: settle}, nil)
+	require.NoError(t, err)
+	defer tgt.Close()
+	ready := time.Now()
+	plan := harness.Plan{Bursts: []harness.Burst{
+		{Steps: []harness.Step{{User: "user1", Request: "profile"}, {User: "user2", Request: "profile"}}},
+		{Steps: []harness.Step{{User: "user3", Request: "profile"}, {User: "user4", Request: "profile"}}},
+	}}
+	var releases []time.Time
+	for range 2 {
+		_, err := tgt.Execute(context.Background(), plan, func(r harness.Record) error {
+			if r.Burst != nil {
+				releases = append(releases, r.Burst.Release)
+			}
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	require.Len(t, releases, 4)
+	// The setup ended a moment before NewTarget returned; a millisecond
+	// covers that moment.
+	assert.GreaterOrEqual(t, releases[0].Sub(ready), harness.SetupSettle-time.Millisecond)
+	for i := 1; i < len(releases); i++ {
+		assert.GreaterOrEqual(t, releases[i].Sub(releases[i-1]), settle, "burst %d", i+1)
+	}
+}
+
+// Ctrl-C while a Target settles cuts the execution short at once.
+func TestTargetSettleStopsOnCancel(t *testing.T) {
+	url := serveWebmail(t, webmail.BugNone, 0)
+	tgt, err := harness.NewTarget(context.Background(), webmailSpec(t), harness.Options{BaseURL: url, Settle: time.Hour}, nil)
+	require.NoError(t, err)
+	defer tgt.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	burst := harness.Burst{Steps: []harness.Step{{User: "user1", Request: "profile"}, {User: "user2", Request: "profile"}}}
+	// The first burst waits out SetupSettle; the second would wait an hour.
+	// The cancel comes once that wait has begun, as a Ctrl-C would; should
+	// it come sooner on a slow machine, the execution stops all the same.
+	out, err := tgt.Execute(ctx, harness.Plan{Bursts: []harness.Burst{burst, burst}}, func(r harness.Record) error {
+		if r.Burst != nil {
+			time.AfterFunc(50*time.Millisecond, cancel)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.True(t, out.CutShort)
+	assert.Equal(t, 1, out.Bursts)
 }

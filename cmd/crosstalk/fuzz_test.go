@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -48,11 +49,15 @@ func TestFuzzShrinksLastLoginAndReplays(t *testing.T) {
 	r = crosstalk(t, "replay", "-plan", plan, "-n", "50")
 	assert.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Regexp(t, `reproduced in \d+ of 50 runs`, r.stdout)
+	if runtime.GOOS == "linux" {
+		assert.Contains(t, r.stdout, "50 runs, idle CPU priority")
+	}
 
 	fixed := serve(t, "-bug", "none")
-	r = crosstalk(t, "replay", "-plan", plan, "-n", "20", "-url", fixed)
+	r = crosstalk(t, "replay", "-plan", plan, "-n", "20", "-url", fixed, "-yield=false")
 	assert.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stdout, "reproduced in 0 of 20 runs")
+	assert.Contains(t, r.stdout, "20 runs, normal CPU priority")
 }
 
 func TestFuzzFindsNothingOnTheFixedWebmail(t *testing.T) {
