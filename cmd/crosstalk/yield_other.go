@@ -6,4 +6,6 @@ import "errors"
 
 // yieldCPU is Linux only: elsewhere the scheduler class cannot be lowered
 // this way, and -yield says so.
-func yieldCPU() error { return errors.New("lowering the CPU scheduling class is supported on Linux only") }
+func yieldCPU() error {
+	return errors.New("lowering the CPU scheduling class is supported on Linux only")
+}
