@@ -203,10 +203,10 @@ const SetupSettle = 100 * time.Millisecond
 
 // settle waits out [Options.Settle] since the previous burst, or since the
 // end of a Target's setup plus [SetupSettle]. It reports false if ctx ended
-// first.
+// during the wait.
 func (r *runner) settle(ctx context.Context) bool {
 	if r.opts.Settle <= 0 {
-		return ctx.Err() == nil
+		return true
 	}
 	next := r.quietUntil
 	if !r.lastBurst.IsZero() && r.lastBurst.Add(r.opts.Settle).After(next) {
@@ -214,7 +214,7 @@ func (r *runner) settle(ctx context.Context) bool {
 	}
 	wait := time.Until(next)
 	if wait <= 0 {
-		return ctx.Err() == nil
+		return true
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
