@@ -76,9 +76,9 @@ type Result struct {
 	// FirstSeed is the seed of the first random plan; plan i used
 	// FirstSeed+i, so a search that found nothing can be repeated.
 	FirstSeed uint64
-	// Requests and Errors add up the random plans' runs: a search that
-	// found nothing only means something if the target answered.
-	Requests, Errors int
+	// Requests, Errors and Bursts add up the random plans' runs: a search
+	// that found nothing only means something if the target answered.
+	Requests, Errors, Bursts int
 	// Interrupted is set when ctx ended the shrink: Shrink holds the
 	// smallest failing plan so far, and Measured is empty.
 	Interrupted bool
@@ -114,7 +114,7 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 	}
 	start := time.Now()
 	deadline := start.Add(cfg.Budget)
-	var first Outcome
+	var first Execution
 	var est Estimate
 	for _, sp := range cfg.Saved {
 		f := sp.File
@@ -146,7 +146,7 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		res.Plans++
-		res.Requests, res.Errors = res.Requests+o.Requests, res.Errors+o.Errors
+		res.Requests, res.Errors, res.Bursts = res.Requests+o.Requests, res.Errors+o.Errors, res.Bursts+o.Bursts
 		emit(Event{Kind: "plan", Seed: seed, Steps: p.Len(), Failed: o.Failed()})
 		if o.Failed() {
 			res.Found, res.Seed, res.Original, first, est = true, seed, p, o, Estimate{Runs: 1, Fails: 1}
@@ -189,8 +189,14 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// Counts are the random plans' runs, for [harness.Decide]. Found is not
+// among them: a found leak is decided by the minimal plan that shows it.
+func (r *Result) Counts() harness.Counts {
+	return harness.Counts{Requests: r.Requests, Errors: r.Errors, Bursts: r.Bursts}
+}
+
 // firstFinding returns the first finding of the first failing outcome.
-func firstFinding(outs ...Outcome) *harness.Finding {
+func firstFinding(outs ...Execution) *harness.Finding {
 	for _, o := range outs {
 		if o.Failed() {
 			f := o.Findings[0]
@@ -250,8 +256,8 @@ func DrawPlan(v Vocab, o GenOptions, seed uint64) (harness.Plan, error) {
 
 // runUntilFail runs p up to k times and returns the first failing outcome
 // (or the last) and how many runs it took.
-func runUntilFail(ctx context.Context, exec Executor, p harness.Plan, k int) (Outcome, int, error) {
-	var o Outcome
+func runUntilFail(ctx context.Context, exec Executor, p harness.Plan, k int) (Execution, int, error) {
+	var o Execution
 	for n := 1; n <= k; n++ {
 		var err error
 		if o, err = exec.Execute(ctx, p); err != nil {
@@ -266,9 +272,9 @@ func runUntilFail(ctx context.Context, exec Executor, p harness.Plan, k int) (Ou
 
 // Measure runs p n times and counts the runs that found a leak; it returns
 // the last failing outcome, if any.
-func Measure(ctx context.Context, exec Executor, p harness.Plan, n int) (Estimate, Outcome, error) {
+func Measure(ctx context.Context, exec Executor, p harness.Plan, n int) (Estimate, Execution, error) {
 	var est Estimate
-	var last Outcome
+	var last Execution
 	for range n {
 		o, err := exec.Execute(ctx, p)
 		if err != nil {

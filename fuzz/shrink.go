@@ -10,37 +10,39 @@ import (
 	"github.com/crosstalk/crosstalk/harness"
 )
 
-// Executor fires a plan once. [harness.Target] is the usual one (through
-// [TargetExecutor]); tests use fakes with a known reproduction rate.
+// Executor fires a plan once. [harness.Fixture] is the usual one (through
+// [FixtureExecutor]); tests use fakes with a known reproduction rate.
 type Executor interface {
-	Execute(ctx context.Context, p harness.Plan) (Outcome, error)
+	Execute(ctx context.Context, p harness.Plan) (Execution, error)
 }
 
-// Outcome is what one execution of a plan showed.
-type Outcome struct {
+// Execution is what one execution of a plan showed: the findings
+// themselves, where a [harness.Outcome] only counts them.
+type Execution struct {
 	// Findings are the leaks seen; the property "no finding" fails on any.
 	Findings []harness.Finding
 	Requests int
 	Errors   int
+	Bursts   int
 }
 
 // Failed reports whether the execution found a leak.
-func (o Outcome) Failed() bool { return len(o.Findings) > 0 }
+func (o Execution) Failed() bool { return len(o.Findings) > 0 }
 
-// TargetExecutor fires plans at a [harness.Target].
-type TargetExecutor struct{ Target *harness.Target }
+// FixtureExecutor fires plans at a [harness.Fixture].
+type FixtureExecutor struct{ Fixture *harness.Fixture }
 
 // Execute implements [Executor].
-func (e TargetExecutor) Execute(ctx context.Context, p harness.Plan) (Outcome, error) {
-	var out Outcome
-	res, err := e.Target.Execute(ctx, p, func(r harness.Record) error {
+func (e FixtureExecutor) Execute(ctx context.Context, p harness.Plan) (Execution, error) {
+	var out Execution
+	res, err := e.Fixture.Execute(ctx, p, func(r harness.Record) error {
 		if r.Finding != nil {
 			out.Findings = append(out.Findings, *r.Finding)
 		}
 		return nil
 	})
 	if res != nil {
-		out.Requests, out.Errors = res.Requests, res.Errors
+		out.Requests, out.Errors, out.Bursts = res.Requests, res.Errors, res.Bursts
 		if res.CutShort && err == nil && ctx.Err() != nil && !out.Failed() {
 			// An execution cut by Ctrl-C did not show the plan clean; it
 			// must not count as a run without a leak.
@@ -51,10 +53,10 @@ func (e TargetExecutor) Execute(ctx context.Context, p harness.Plan) (Outcome, e
 }
 
 // Strategies implements [SyncSwitcher].
-func (e TargetExecutor) Strategies() []string { return harness.Strategies() }
+func (e FixtureExecutor) Strategies() []string { return harness.Strategies() }
 
 // UseSync implements [SyncSwitcher].
-func (e TargetExecutor) UseSync(name string) error { return e.Target.UseSync(name) }
+func (e FixtureExecutor) UseSync(name string) error { return e.Fixture.UseSync(name) }
 
 // SyncSwitcher is an [Executor] whose burst release strategy can change
 // between executions. [Search] uses it to fire the minimal plan with the
@@ -109,7 +111,7 @@ type Shrinker struct {
 
 	runs  int
 	trail []Candidate
-	last  Outcome
+	last  Execution
 }
 
 // ShrinkResult is a shrunk plan and how it was got.
@@ -118,7 +120,7 @@ type ShrinkResult struct {
 	// Estimate is the calibrated rate of Plan.
 	Estimate Estimate
 	// Failure is an execution of Plan that found a leak.
-	Failure Outcome
+	Failure Execution
 	Trail   []Candidate
 	Runs    int
 	// Complete is false when the deadline or the run budget stopped the
@@ -144,12 +146,12 @@ func (s *Shrinker) defaults() {
 }
 
 // run executes p once, counting it against the budget.
-func (s *Shrinker) run(ctx context.Context, p harness.Plan) (Outcome, error) {
+func (s *Shrinker) run(ctx context.Context, p harness.Plan) (Execution, error) {
 	if err := ctx.Err(); err != nil {
-		return Outcome{}, err
+		return Execution{}, err
 	}
 	if (s.MaxRuns > 0 && s.runs >= s.MaxRuns) || (!s.Deadline.IsZero() && time.Now().After(s.Deadline)) {
-		return Outcome{}, errBudget
+		return Execution{}, errBudget
 	}
 	s.runs++
 	return s.Exec.Execute(ctx, p)

@@ -20,7 +20,7 @@ type flakyLastLogin struct {
 	calls int
 }
 
-func (f *flakyLastLogin) Execute(_ context.Context, p harness.Plan) (Outcome, error) {
+func (f *flakyLastLogin) Execute(_ context.Context, p harness.Plan) (Execution, error) {
 	f.calls++
 	for _, b := range p.Bursts {
 		users := map[string]bool{}
@@ -30,10 +30,10 @@ func (f *flakyLastLogin) Execute(_ context.Context, p harness.Plan) (Outcome, er
 			}
 		}
 		if len(users) >= 2 && f.rng.Float64() < f.rate {
-			return Outcome{Findings: []harness.Finding{{Viewer: "a", Owner: "b", Request: "profile"}}, Requests: len(b.Steps)}, nil
+			return Execution{Findings: []harness.Finding{{Viewer: "a", Owner: "b", Request: "profile"}}, Requests: len(b.Steps)}, nil
 		}
 	}
-	return Outcome{Requests: p.Len()}, nil
+	return Execution{Requests: p.Len()}, nil
 }
 
 func webmailVocab() Vocab {

@@ -83,15 +83,15 @@ func VerifyIsolation(t TB, handler http.Handler, s *spec.Spec, opts ...Option) *
 	c := newVerifyConfig(opts)
 	ts := httptest.NewServer(handler)
 	defer ts.Close()
-	tgt, err := harness.NewTarget(c.ctx, s, harness.Options{BaseURL: ts.URL, Sync: c.sync}, nil)
+	fx, err := harness.NewFixture(c.ctx, s, harness.FixtureOptions{BaseURL: ts.URL, Sync: c.sync}, nil)
 	if err != nil {
 		t.Errorf("crosstalk: %v", err)
 		return nil
 	}
-	defer tgt.Close()
-	if tgt.Sequential > 0 {
+	defer fx.Close()
+	if fx.Sequential > 0 {
 		t.Errorf("crosstalk: %s leaks without any concurrency: %d responses of the sequential baseline carried another user's data",
-			s.Name, tgt.Sequential)
+			s.Name, fx.Sequential)
 		return nil
 	}
 	c.search.Vocab = VocabOf(s)
@@ -102,13 +102,13 @@ func VerifyIsolation(t TB, handler http.Handler, s *spec.Spec, opts ...Option) *
 		}
 		c.search.Saved = saved
 	}
-	res, err := Search(c.ctx, TargetExecutor{Target: tgt}, c.search)
+	res, err := Search(c.ctx, FixtureExecutor{Fixture: fx}, c.search)
 	if err != nil {
 		t.Errorf("crosstalk: %v", err)
 		return nil
 	}
 	if !res.Found {
-		if res.Requests == 0 || float64(res.Errors) > s.Limits.MaxErrorRate*float64(res.Requests) {
+		if v, _ := harness.Decide(res.Counts(), s.Limits.MaxErrorRate); v != harness.Isolated {
 			// Plans that mostly failed show nothing about isolation.
 			t.Errorf("crosstalk: %s inconclusive: %d of %d requests failed", s.Name, res.Errors, res.Requests)
 			return res
@@ -117,7 +117,7 @@ func VerifyIsolation(t TB, handler http.Handler, s *spec.Spec, opts ...Option) *
 			s.Name, res.Plans, res.FirstSeed, res.FirstSeed+uint64(max(res.Plans, 1))-1, res.SearchTime.Round(time.Millisecond))
 		return res
 	}
-	f := res.File("", s.Name, "", tgt.Sync())
+	f := res.File("", s.Name, "", fx.Sync())
 	saved := ""
 	if c.dir != "" {
 		path := SavedPath(c.dir, s.Name, res.Seed)
@@ -173,17 +173,17 @@ func ReplayHandler(ctx context.Context, handler http.Handler, s *spec.Spec, f *F
 	}
 	ts := httptest.NewServer(handler)
 	defer ts.Close()
-	tgt, err := harness.NewTarget(ctx, s, harness.Options{BaseURL: ts.URL, Sync: f.Sync}, nil)
+	fx, err := harness.NewFixture(ctx, s, harness.FixtureOptions{BaseURL: ts.URL, Sync: f.Sync}, nil)
 	if err != nil {
 		return Estimate{}, err
 	}
-	defer tgt.Close()
-	if tgt.Sequential > 0 {
+	defer fx.Close()
+	if fx.Sequential > 0 {
 		// The sequential baseline leaked before the plan ran: that is a
 		// leak all the same, counted as one failing run.
 		return Estimate{Runs: 1, Fails: 1}, nil
 	}
-	est, _, err := Measure(ctx, TargetExecutor{Target: tgt}, f.Plan, n)
+	est, _, err := Measure(ctx, FixtureExecutor{Fixture: fx}, f.Plan, n)
 	return est, err
 }
 
@@ -209,12 +209,12 @@ func FuzzHandler(f *testing.F, handler http.Handler, s *spec.Spec, opts ...Optio
 	}
 	ts := httptest.NewServer(handler)
 	f.Cleanup(ts.Close)
-	tgt, err := harness.NewTarget(c.ctx, s, harness.Options{BaseURL: ts.URL, Sync: c.sync}, nil)
+	fx, err := harness.NewFixture(c.ctx, s, harness.FixtureOptions{BaseURL: ts.URL, Sync: c.sync}, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(tgt.Close)
-	if tgt.Sequential > 0 {
+	f.Cleanup(fx.Close)
+	if fx.Sequential > 0 {
 		f.Fatalf("crosstalk: %s leaks without any concurrency in its sequential baseline", s.Name)
 	}
 	for i := range 4 {
@@ -222,7 +222,7 @@ func FuzzHandler(f *testing.F, handler http.Handler, s *spec.Spec, opts ...Optio
 		f.Add([]byte{byte(i), byte(i * 37), byte(i * 101), 0, 0, 0, 0, 0})
 	}
 	gen := PlanGen(v, c.search.Gen)
-	exec := TargetExecutor{Target: tgt}
+	exec := FixtureExecutor{Fixture: fx}
 	f.Fuzz(rapid.MakeFuzz(func(t *rapid.T) {
 		p := gen.Draw(t, "plan")
 		o, err := exec.Execute(c.ctx, p)

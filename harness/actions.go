@@ -1,16 +1,10 @@
 package harness
 
 import (
-	"net/http/cookiejar"
-
+	"github.com/crosstalk/crosstalk/harness/internal/wire"
 	"github.com/crosstalk/crosstalk/harness/oracle"
 	"github.com/crosstalk/crosstalk/harness/spec"
 )
-
-// LoginStep is the request name a plan step uses to run the spec's login flow
-// again, as a new browser would. Logins that land together are how session-id
-// collisions are found. The "@" keeps it apart from any spec request name.
-const LoginStep = "@login"
 
 // writeCanaries is how many canaries each user gets for write requests. They
 // are made before the oracle is built, because the oracle is immutable; a
@@ -24,34 +18,22 @@ const writeCanaries = 32
 type grants map[[3]string]bool
 
 func (g grants) allowIdentity(viewer, owner string) { g[[3]string{viewer, owner, ""}] = true }
+
 func (g grants) allowValue(viewer, owner, v string) { g[[3]string{viewer, owner, v}] = true }
 
 // allowed reports whether m, found in a response to viewer, was granted.
 // Only identity values and canaries that were sent are covered: anything
 // else of the sender's (its profile, its other mail) is still a leak.
 func (g grants) allowed(viewer string, m oracle.Match) bool {
-	if m.Kind == oracle.Identity && m.Marker != "[redacted]" && g[[3]string{viewer, m.Owner, ""}] {
+	if m.Kind == oracle.Identity && m.Marker != oracle.Redacted && g[[3]string{viewer, m.Owner, ""}] {
 		return true
 	}
 	return g[[3]string{viewer, m.Owner, m.Marker}]
 }
 
-// drawCanary hands out this user's next write canary.
-func (ss *Session) drawCanary() string {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if len(ss.writePool) == 0 {
-		return ""
-	}
-	c := ss.writePool[ss.poolNext%len(ss.writePool)]
-	ss.poolNext++
-	ss.drawn = append(ss.drawn, c)
-	return c
-}
-
 // buildWrite expands a write request with peer as its recipient and returns
 // the canaries it carries, to be granted to the peer.
-func (ss *Session) buildWrite(r *spec.Request, peer *Session) (wireRequest, []string, error) {
+func (ss *session) buildWrite(r *spec.Request, peer *session) (wire.Request, []string, error) {
 	ss.mu.Lock()
 	ss.peer, ss.drawn = peer, nil
 	ss.mu.Unlock()
@@ -65,23 +47,13 @@ func (ss *Session) buildWrite(r *spec.Request, peer *Session) (wireRequest, []st
 
 // loginRequest builds the spec's login request for a fresh session: no
 // cookies from before, as a new browser would send it.
-func (ss *Session) loginRequest() (wireRequest, error) {
+func (ss *session) loginRequest() (wire.Request, error) {
 	ss.resetAuth()
 	return ss.buildLogin()
 }
 
-// resetAuth forgets the session, as a logout or a new browser does.
-func (ss *Session) resetAuth() {
-	jar, _ := cookiejar.New(nil)
-	ss.jar = jar
-	if ss.spec.Login.Session == spec.SessionToken {
-		ss.token = ""
-	}
-	ss.loggedOut = false
-}
-
 // afterAction updates the session once an action's response came back.
-func (ss *Session) afterAction(action string, resp response) error {
+func (ss *session) afterAction(action string, resp wire.Response) error {
 	switch action {
 	case spec.ActionLogin:
 		ss.absorb(resp)
@@ -96,7 +68,7 @@ func (ss *Session) afterAction(action string, resp response) error {
 // needsLogin says whether the user must log in again before a step that is
 // not itself a login: after a logout step, later reads would only measure
 // 401s.
-func (ss *Session) needsLogin() bool {
+func (ss *session) needsLogin() bool {
 	return ss.loggedOut && ss.spec.Login.Type != spec.LoginBasic && ss.spec.Login.Type != spec.LoginBearer &&
 		ss.spec.Login.Type != spec.LoginNone
 }

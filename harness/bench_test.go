@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/crosstalk/crosstalk/harness/internal/wire"
 )
 
 // BenchmarkBurst fires bursts of 2 and of 20 steps (half GETs, half POSTs
@@ -16,13 +18,13 @@ func BenchmarkBurst(b *testing.B) {
 		for _, n := range []int{2, 20} {
 			b.Run(fmt.Sprintf("%s/N=%d", name, n), func(b *testing.B) {
 				_, base := startRecorder(b, false)
-				d := newDialer(base, 10*time.Second, 1<<20, true)
-				defer d.h2.close()
+				d := wire.NewDialer(base, 10*time.Second, 1<<20, true)
+				defer d.Close()
 				conns := stageBurst(b, d, base, n)
 				var spreads []time.Duration
 				for b.Loop() {
 					shots := stageOn(d, base, connsOf(conns))
-					strategies[name](shots, 10*time.Second, 1<<20)
+					strategyNamed(name).fire(shots, 10*time.Second, 1<<20)
 					for _, sh := range shots {
 						if sh.err != nil {
 							b.Fatal(sh.err)
@@ -40,8 +42,8 @@ func BenchmarkBurst(b *testing.B) {
 	}
 }
 
-func connsOf(shots []*shot) []*conn {
-	out := make([]*conn, len(shots))
+func connsOf(shots []*shot) []*wire.Conn {
+	out := make([]*wire.Conn, len(shots))
 	for i, sh := range shots {
 		out[i] = sh.c
 	}

@@ -38,3 +38,8 @@ func (p Plan) Len() int {
 	}
 	return n
 }
+
+// LoginStep is the request name a plan step uses to run the spec's login flow
+// again, as a new browser would. Logins that land together are how session-id
+// collisions are found. The "@" keeps it apart from any spec request name.
+const LoginStep = "@login"

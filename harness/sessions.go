@@ -15,26 +15,27 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crosstalk/crosstalk/harness/internal/wire"
 	"github.com/crosstalk/crosstalk/harness/oracle"
 	"github.com/crosstalk/crosstalk/harness/spec"
 )
 
-// Session is one user's logged-in state: cookies or token, the values
+// session is one user's logged-in state: cookies or token, the values
 // extracted from that user's own responses, and the user's idle connections.
 // Each user gets connections of its own, as a real browser would, so that a
 // leak across users cannot be blamed on crosstalk sharing a socket.
-type Session struct {
+type session struct {
 	User spec.User
 
 	spec    *spec.Spec
 	base    *url.URL
-	d       *dialer
+	d       *wire.Dialer
 	jar     *cookiejar.Jar
 	token   string
 	canary  []string // canaries planted by seed requests
 	mu      sync.Mutex
 	vars    map[string][]string
-	idle    []*conn
+	idle    []*wire.Conn
 	rng     *rand.Rand
 	failIf  *regexp.Regexp
 	authHdr [2]string
@@ -43,16 +44,16 @@ type Session struct {
 	writePool []string // canaries for write requests, registered with the oracle
 	poolNext  int
 	drawn     []string // canaries the request being built carries
-	peer      *Session // recipient of the write being built
+	peer      *session // recipient of the write being built
 	loggedOut bool
 }
 
-func newSession(s *spec.Spec, base *url.URL, d *dialer, u spec.User, n int, seed uint64) (*Session, error) {
+func newSession(s *spec.Spec, base *url.URL, d *wire.Dialer, u spec.User, n int, seed uint64) (*session, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return nil, err
 	}
-	ss := &Session{User: u, spec: s, base: base, d: d, jar: jar, vars: map[string][]string{},
+	ss := &session{User: u, spec: s, base: base, d: d, jar: jar, vars: map[string][]string{},
 		rng: rand.New(rand.NewPCG(seed, uint64(n)))}
 	if s.Login.FailIf != "" {
 		// Load validated it already; an error here is a spec built in code.
@@ -75,7 +76,7 @@ func newSession(s *spec.Spec, base *url.URL, d *dialer, u spec.User, n int, seed
 
 // lookup resolves a template variable for this user. Extracted values that
 // matched several times are picked at random on each use.
-func (ss *Session) lookup(name string) (string, bool) {
+func (ss *session) lookup(name string) (string, bool) {
 	switch name {
 	case "login":
 		return ss.User.Login, true
@@ -119,7 +120,7 @@ func (ss *Session) lookup(name string) (string, bool) {
 
 // ready reports whether every variable the request needs has a value yet: a
 // request that opens a message cannot run before the inbox was listed.
-func (ss *Session) ready(r *spec.Request) bool {
+func (ss *session) ready(r *spec.Request) bool {
 	for _, s := range templated(r) {
 		for _, v := range spec.Vars(s) {
 			if _, ok := ss.lookupNoDraw(v); !ok {
@@ -130,7 +131,7 @@ func (ss *Session) ready(r *spec.Request) bool {
 	return true
 }
 
-func (ss *Session) lookupNoDraw(name string) (string, bool) {
+func (ss *session) lookupNoDraw(name string) (string, bool) {
 	if name == "canary" {
 		return "", true
 	}
@@ -147,31 +148,31 @@ func templated(r *spec.Request) []string {
 
 // build expands a spec request for this user and serialises it with the
 // user's credentials.
-func (ss *Session) build(r *spec.Request) (wireRequest, error) {
+func (ss *session) build(r *spec.Request) (wire.Request, error) {
 	path, err := spec.Expand(r.Path, ss.lookup)
 	if err != nil {
-		return wireRequest{}, fmt.Errorf("request %s: path: %w", r.Name, err)
+		return wire.Request{}, fmt.Errorf("request %s: path: %w", r.Name, err)
 	}
 	body, err := spec.Expand(r.Body, ss.lookup)
 	if err != nil {
-		return wireRequest{}, fmt.Errorf("request %s: body: %w", r.Name, err)
+		return wire.Request{}, fmt.Errorf("request %s: body: %w", r.Name, err)
 	}
 	h := http.Header{}
 	for k, v := range r.Headers {
 		ev, err := spec.Expand(v, ss.lookup)
 		if err != nil {
-			return wireRequest{}, fmt.Errorf("request %s: header %s: %w", r.Name, k, err)
+			return wire.Request{}, fmt.Errorf("request %s: header %s: %w", r.Name, k, err)
 		}
 		h.Set(k, ev)
 	}
 	if err := ss.authorize(h); err != nil {
-		return wireRequest{}, err
+		return wire.Request{}, err
 	}
-	return buildRequest(ss.base, r.Method, path, h, []byte(body)), nil
+	return wire.Build(ss.base, r.Method, path, h, []byte(body)), nil
 }
 
 // authorize adds the session's credentials to h.
-func (ss *Session) authorize(h http.Header) error {
+func (ss *session) authorize(h http.Header) error {
 	switch {
 	case ss.spec.Login.Type == spec.LoginBasic:
 		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ss.User.Login+":"+ss.User.Password)))
@@ -193,23 +194,23 @@ func (ss *Session) authorize(h http.Header) error {
 }
 
 // acquire returns an idle connection of this user, or dials a new one.
-func (ss *Session) acquire(ctx context.Context) (*conn, error) {
+func (ss *session) acquire(ctx context.Context) (*wire.Conn, error) {
 	ss.mu.Lock()
 	for len(ss.idle) > 0 {
 		c := ss.idle[len(ss.idle)-1]
 		ss.idle = ss.idle[:len(ss.idle)-1]
-		if !c.dead {
+		if !c.Dead {
 			ss.mu.Unlock()
 			return c, nil
 		}
 	}
 	ss.mu.Unlock()
-	return ss.d.dial(ctx)
+	return ss.d.Dial(ctx)
 }
 
-func (ss *Session) release(c *conn) {
-	if c.dead {
-		c.close()
+func (ss *session) release(c *wire.Conn) {
+	if c.Dead {
+		c.Close()
 		return
 	}
 	ss.mu.Lock()
@@ -217,43 +218,43 @@ func (ss *Session) release(c *conn) {
 	ss.mu.Unlock()
 }
 
-func (ss *Session) closeAll() {
+func (ss *session) closeAll() {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for _, c := range ss.idle {
-		c.close()
+		c.Close()
 	}
 	ss.idle = nil
 }
 
 // do sends one request on one of the user's connections, outside any burst:
 // logins, seeds and baselines.
-func (ss *Session) do(ctx context.Context, req wireRequest) (Exchange, response, error) {
-	ex := Exchange{User: ss.User.Login, Method: req.method, Path: req.path}
+func (ss *session) do(ctx context.Context, req wire.Request) (Exchange, wire.Response, error) {
+	ex := Exchange{User: ss.User.Login, Method: req.Method, Path: req.Path}
 	c, err := ss.acquire(ctx)
 	if err != nil {
-		ex.Err = describeErr(err, ss.d.timeout)
+		ex.Err = wire.DescribeErr(err, ss.d.Timeout)
 		ex.Done = time.Now()
-		return ex, response{}, err
+		return ex, wire.Response{}, err
 	}
-	ex.Conn = c.id
-	sent, resp, err := c.roundTrip(req, time.Now().Add(ss.d.timeout), ss.d.maxBody)
+	ex.Conn = c.ID
+	sent, resp, err := c.RoundTrip(req, time.Now().Add(ss.d.Timeout), ss.d.MaxBody)
 	ss.release(c)
-	ex.Sent, ex.FirstByte, ex.Done = sent, resp.firstByte, time.Now()
-	ex.Status, ex.Bytes = resp.status, len(resp.body)
+	ex.Sent, ex.FirstByte, ex.Done = sent, resp.FirstByte, time.Now()
+	ex.Status, ex.Bytes = resp.Status, len(resp.Body)
 	if err != nil {
-		ex.Err = describeErr(err, ss.d.timeout)
+		ex.Err = wire.DescribeErr(err, ss.d.Timeout)
 	}
 	ss.absorb(resp)
 	return ex, resp, err
 }
 
 // absorb keeps cookies the target set, as a browser would.
-func (ss *Session) absorb(resp response) {
-	if resp.header == nil {
+func (ss *session) absorb(resp wire.Response) {
+	if resp.Header == nil {
 		return
 	}
-	if cs := (&http.Response{Header: resp.header}).Cookies(); len(cs) > 0 {
+	if cs := (&http.Response{Header: resp.Header}).Cookies(); len(cs) > 0 {
 		ss.jar.SetCookies(ss.base, cs)
 	}
 }
@@ -261,7 +262,7 @@ func (ss *Session) absorb(resp response) {
 // extract stores the values r's extract rules find in a response of this
 // user. It only ever reads the user's own responses, so a leaked response can
 // at worst steer later requests of the same user, never of another.
-func (ss *Session) extract(r []spec.Extract, resp response, body []byte) {
+func (ss *session) extract(r []spec.Extract, resp wire.Response, body []byte) {
 	for _, e := range r {
 		var vals []string
 		switch {
@@ -270,7 +271,7 @@ func (ss *Session) extract(r []spec.Extract, resp response, body []byte) {
 		case e.Regexp != "":
 			vals, _ = spec.ExtractRegexp(e.Regexp, body)
 		case e.Header != "":
-			vals = resp.header.Values(e.Header)
+			vals = resp.Header.Values(e.Header)
 		}
 		if len(vals) == 0 {
 			continue
@@ -283,7 +284,7 @@ func (ss *Session) extract(r []spec.Extract, resp response, body []byte) {
 
 // login runs the spec's login flow for this user. The error it returns names
 // the user and says what went wrong.
-func (ss *Session) login(ctx context.Context) error {
+func (ss *session) login(ctx context.Context) error {
 	switch ss.spec.Login.Type {
 	case spec.LoginBasic, spec.LoginNone:
 		return nil
@@ -306,13 +307,13 @@ func (ss *Session) login(ctx context.Context) error {
 }
 
 // buildLogin serialises the login request for this user.
-func (ss *Session) buildLogin() (wireRequest, error) {
+func (ss *session) buildLogin() (wire.Request, error) {
 	l := ss.spec.Login
 	h := http.Header{}
 	for k, v := range l.Headers {
 		ev, err := spec.Expand(v, ss.lookup)
 		if err != nil {
-			return wireRequest{}, fmt.Errorf("user %s: login header %s: %w", ss.User.Login, k, err)
+			return wire.Request{}, fmt.Errorf("user %s: login header %s: %w", ss.User.Login, k, err)
 		}
 		h.Set(k, ev)
 	}
@@ -322,7 +323,7 @@ func (ss *Session) buildLogin() (wireRequest, error) {
 		for k, v := range l.Form {
 			ev, err := spec.Expand(v, ss.lookup)
 			if err != nil {
-				return wireRequest{}, fmt.Errorf("user %s: login form field %s: %w", ss.User.Login, k, err)
+				return wire.Request{}, fmt.Errorf("user %s: login form field %s: %w", ss.User.Login, k, err)
 			}
 			form.Set(k, ev)
 		}
@@ -333,7 +334,7 @@ func (ss *Session) buildLogin() (wireRequest, error) {
 	} else {
 		b, err := spec.Expand(l.Body, ss.lookup)
 		if err != nil {
-			return wireRequest{}, fmt.Errorf("user %s: login body: %w", ss.User.Login, err)
+			return wire.Request{}, fmt.Errorf("user %s: login body: %w", ss.User.Login, err)
 		}
 		body = b
 		if h.Get("Content-Type") == "" {
@@ -343,19 +344,19 @@ func (ss *Session) buildLogin() (wireRequest, error) {
 	if cs := ss.jar.Cookies(ss.base); len(cs) > 0 {
 		// A login page may have set a pre-session cookie (CSRF); send it back.
 		if err := ss.authorize(h); err != nil {
-			return wireRequest{}, err
+			return wire.Request{}, err
 		}
 	}
-	return buildRequest(ss.base, l.Method, l.Path, h, []byte(body)), nil
+	return wire.Build(ss.base, l.Method, l.Path, h, []byte(body)), nil
 }
 
 // loginResult decides whether a login response (whose cookies were already
 // absorbed) succeeded, and takes the session token from it.
-func (ss *Session) loginResult(resp response) error {
+func (ss *session) loginResult(resp wire.Response) error {
 	l := ss.spec.Login
-	plain := oracle.DecodeContent(resp.header, resp.body)
-	if !loginStatusOK(l.ExpectStatus, resp.status) {
-		return fmt.Errorf("user %s: login failed: %s %s answered %d", ss.User.Login, l.Method, l.Path, resp.status)
+	plain := oracle.DecodeContent(resp.Header, resp.Body)
+	if !loginStatusOK(l.ExpectStatus, resp.Status) {
+		return fmt.Errorf("user %s: login failed: %s %s answered %d", ss.User.Login, l.Method, l.Path, resp.Status)
 	}
 	if ss.failIf != nil && ss.failIf.Match(plain) {
 		return fmt.Errorf("user %s: login failed: the response matched fail_if %q", ss.User.Login, l.FailIf)
@@ -369,13 +370,13 @@ func (ss *Session) loginResult(resp response) error {
 		vs := ss.vars[l.Token.Var]
 		ss.mu.Unlock()
 		if len(vs) == 0 || vs[0] == "" {
-			return fmt.Errorf("user %s: login answered %d but no token was found by login.token", ss.User.Login, resp.status)
+			return fmt.Errorf("user %s: login answered %d but no token was found by login.token", ss.User.Login, resp.Status)
 		}
 		ss.token = vs[0]
 		return nil
 	}
 	if len(ss.jar.Cookies(ss.base)) == 0 {
-		return fmt.Errorf("user %s: login answered %d but set no session cookie", ss.User.Login, resp.status)
+		return fmt.Errorf("user %s: login answered %d but set no session cookie", ss.User.Login, resp.Status)
 	}
 	return nil
 }
@@ -391,7 +392,7 @@ func loginStatusOK(expect []int, status int) bool {
 // evidence, and that are markers of this user if they show up elsewhere.
 // Values too short to identify anyone (under 6 bytes) are not markers, but
 // are still in the second list, which is everything to redact.
-func (ss *Session) secrets() (markers []oracle.Marker, redact []string) {
+func (ss *session) secrets() (markers []oracle.Marker, redact []string) {
 	add := func(v, label string) {
 		if v == "" {
 			return
@@ -411,4 +412,27 @@ func (ss *Session) secrets() (markers []oracle.Marker, redact []string) {
 		add(c.Value, "session cookie "+c.Name)
 	}
 	return markers, redact
+}
+
+// drawCanary hands out this user's next write canary.
+func (ss *session) drawCanary() string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if len(ss.writePool) == 0 {
+		return ""
+	}
+	c := ss.writePool[ss.poolNext%len(ss.writePool)]
+	ss.poolNext++
+	ss.drawn = append(ss.drawn, c)
+	return c
+}
+
+// resetAuth forgets the session, as a logout or a new browser does.
+func (ss *session) resetAuth() {
+	jar, _ := cookiejar.New(nil)
+	ss.jar = jar
+	if ss.spec.Login.Session == spec.SessionToken {
+		ss.token = ""
+	}
+	ss.loggedOut = false
 }

@@ -8,21 +8,8 @@ import (
 	"time"
 )
 
-// SyncAuto picks a strategy by calibrating on the target: a few bursts with
-// each, and the one with the tightest measured spread wins.
-const SyncAuto = "auto"
-
-// autoCandidates are tried in this order, which also breaks ties: the
-// single-packet attack first, since it degrades least over a real network.
-var autoCandidates = []string{SyncH2, SyncLastByte, SyncBarrier}
-
-// SyncNames lists every value -sync accepts: the strategies and "auto".
-func SyncNames() []string {
-	return append(Strategies(), SyncAuto)
-}
-
-// Calibration is what a short calibration measured for one strategy.
-type Calibration struct {
+// calibration is what a short calibration measured for one strategy.
+type calibration struct {
 	Strategy string
 	// Bursts is how many calibration bursts completed without an error.
 	Bursts int
@@ -36,6 +23,15 @@ type Calibration struct {
 	Err string
 }
 
+// autoCandidates are the strategies in the order auto tries them, which
+// also breaks ties: [strategies] from last to first, the single-packet
+// attack first, since it degrades least over a real network.
+func autoCandidates() []strategy {
+	c := slices.Clone(strategies)
+	slices.Reverse(c)
+	return c
+}
+
 // calibrationRounds is how many bursts each candidate gets. Rounds alternate
 // strategies so that a drift in the target's load hurts none in particular.
 const calibrationRounds = 6
@@ -43,7 +39,7 @@ const calibrationRounds = 6
 // pickStrategy chooses the candidate with the smallest median spread and
 // says why, naming every figure it compared. Ties go to the earlier
 // candidate; when every candidate failed, it falls back to barrier.
-func pickStrategy(cals []Calibration) (string, string) {
+func pickStrategy(cals []calibration) (string, string) {
 	best := -1
 	for i, c := range cals {
 		if c.Err != "" || c.Bursts == 0 {
@@ -90,31 +86,32 @@ func micro(d time.Duration) string {
 // baseline: they are real requests and could carry a leak. Bursts that
 // failed are dropped, not judged, so that a target without HTTP/2 does not
 // count the refused h2 attempts against the run's error budget.
-func (r *runner) calibrate(ctx context.Context) ([]*shot, []Calibration) {
+func (e *execution) calibrate(ctx context.Context) ([]*shot, []calibration) {
+	candidates := autoCandidates()
 	rounds := calibrationRounds
-	if r.opts.MaxRequests > 0 {
+	if e.budget.MaxRequests > 0 {
 		// Leave most of a small request budget to the real bursts.
-		rounds = max(2, min(rounds, r.opts.MaxRequests/(4*len(autoCandidates)*r.opts.BurstSize)))
+		rounds = max(2, min(rounds, e.budget.MaxRequests/(4*len(candidates)*e.f.opts.BurstSize)))
 	}
-	cals := make([]Calibration, len(autoCandidates))
-	spreads := make([][]time.Duration, len(autoCandidates))
-	arrivals := make([]int, len(autoCandidates))
+	cals := make([]calibration, len(candidates))
+	spreads := make([][]time.Duration, len(candidates))
+	arrivals := make([]int, len(candidates))
 	var keep []*shot
 	for range rounds {
-		for i, name := range autoCandidates {
+		for i, st := range candidates {
 			if ctx.Err() != nil {
 				break
 			}
 			if cals[i].Err != "" {
 				continue
 			}
-			cals[i].Strategy = name
+			cals[i].Strategy = st.name
 			// Calibration bursts are real bursts, numbered ahead of the
 			// run's: a leak they show is a concurrent one, not a leak of
 			// the sequential baseline (burst 0).
-			r.calBursts++
-			shots := r.prepare(ctx, r.calBursts, r.draw())
-			strategies[name](shots, r.spec.Limits.Timeout, r.spec.Limits.MaxBody)
+			e.calBursts++
+			shots := e.prepare(ctx, e.calBursts, e.draw())
+			st.fire(shots, e.f.spec.Limits.Timeout, e.f.spec.Limits.MaxBody)
 			spread, arrival, err := calibrationSpread(shots)
 			if err != "" {
 				cals[i].Err = err
@@ -134,13 +131,13 @@ func (r *runner) calibrate(ctx context.Context) ([]*shot, []Calibration) {
 		}
 	}
 	for i := range cals {
-		cals[i].Strategy = autoCandidates[i]
+		cals[i].Strategy = candidates[i].name
 		if cals[i].Err != "" || len(spreads[i]) == 0 {
 			continue
 		}
-		slices.Sort(spreads[i])
 		cals[i].Bursts = len(spreads[i])
-		cals[i].Spread = spreads[i][len(spreads[i])/2]
+		// The same nearest-rank median as the stream and the reports.
+		cals[i].Spread = Percentiles(spreads[i], 50)[0]
 		cals[i].Arrival = arrivals[i] == len(spreads[i])
 	}
 	// Arrival and first-byte spreads are not comparable; when only some
@@ -153,7 +150,7 @@ func (r *runner) calibrate(ctx context.Context) ([]*shot, []Calibration) {
 	return keep, cals
 }
 
-func mixedArrival(cals []Calibration) bool {
+func mixedArrival(cals []calibration) bool {
 	with, without := 0, 0
 	for _, c := range cals {
 		if c.Err != "" || c.Bursts == 0 {

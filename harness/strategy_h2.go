@@ -1,372 +1,12 @@
 package harness
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"slices"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
+	"github.com/crosstalk/crosstalk/harness/internal/wire"
 )
-
-// SyncH2 names the HTTP/2 single-packet strategy.
-const SyncH2 = "h2"
-
-func init() { strategies[SyncH2] = fireH2 }
-
-// Limits of the h2 strategy. Our receive windows are opened wide once, so
-// that no response of a burst ever waits for a WINDOW_UPDATE from us; the
-// connection window is topped up between bursts.
-const (
-	h2Window       = 1 << 30
-	h2MaxStreamID  = 1 << 30 // redial well before stream ids run out
-	h2MaxBodyBytes = 60 << 10
-	// h2WarmAfter is how long a connection may idle before the next burst
-	// warms it again with a PING.
-	h2WarmAfter = 200 * time.Millisecond
-)
-
-// h2Pool holds the one warm HTTP/2 connection the h2 strategy fires on.
-//
-// Unlike the HTTP/1.1 strategies, h2 puts every user's request of a burst on
-// one connection, each stream with its own user's credentials. That is the
-// point of the single-packet attack: only on one connection can the final
-// frames of all requests leave in one write, and so reach the server in one
-// TCP segment. A server cannot mix up streams of one connection unless its
-// request handling is broken, which is what is being tested; each exchange
-// records the connection, so a report can always tell.
-type h2Pool struct {
-	mu sync.Mutex
-	c  *h2Conn
-	// wrap, when set, wraps every new connection; tests use it to watch the
-	// writes.
-	wrap func(net.Conn) net.Conn
-}
-
-// h2Conn is a client HTTP/2 connection driven frame by frame.
-type h2Conn struct {
-	nc net.Conn
-	id string
-	fr *http2.Framer
-	// wmu guards the framer's write side and wbuf: the reader answers PINGs
-	// and SETTINGS while the releaser may still be writing delayed steps.
-	wmu  sync.Mutex
-	wbuf bytes.Buffer
-	enc  *hpack.Encoder
-	hbuf bytes.Buffer
-
-	nextID     uint32
-	maxFrame   uint32
-	maxStreams uint32
-	unacked    uint32 // response bytes not yet returned to the server's window
-	lastUsed   time.Time
-	dead       atomic.Bool // set by the release and the reader goroutines alike
-}
-
-func (p *h2Pool) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.c != nil {
-		_ = p.c.nc.Close()
-		p.c = nil
-	}
-}
-
-// get returns the pool's connection, warmed with a PING round trip, or
-// dials and warms a new one. The warm-up also drains anything the server
-// sent between bursts, such as a GOAWAY.
-func (p *h2Pool) get(d *dialer, timeout time.Duration) (*h2Conn, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c := p.c; c != nil {
-		if !c.dead.Load() && c.nextID < h2MaxStreamID {
-			if time.Since(c.lastUsed) < h2WarmAfter {
-				// Fresh from the last burst: a PING would only halve the
-				// burst rate. Return the window and go.
-				if err := c.returnWindow(time.Now().Add(timeout)); err == nil {
-					return c, nil
-				}
-			} else if err := c.warm(time.Now().Add(timeout)); err == nil {
-				return c, nil
-			}
-		}
-		_ = c.nc.Close()
-		p.c = nil
-	}
-	c, err := dialH2(d, p.wrap, timeout)
-	if err != nil {
-		return nil, err
-	}
-	p.c = c
-	return c, nil
-}
-
-// dialH2 opens an HTTP/2 connection: prior knowledge (h2c) for http URLs,
-// ALPN "h2" for https ones.
-func dialH2(d *dialer, wrap func(net.Conn) net.Conn, timeout time.Duration) (*h2Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	nc, err := d.netDial.DialContext(ctx, "tcp", d.addr)
-	if err != nil {
-		return nil, err
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
-	if d.tls != nil {
-		cfg := d.tls.Clone()
-		cfg.NextProtos = []string{"h2"}
-		tc := tls.Client(nc, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			return nil, err
-		}
-		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
-			tc.Close()
-			return nil, errors.New("the target does not offer HTTP/2 over TLS (ALPN h2)")
-		}
-		nc = tc
-	}
-	if wrap != nil {
-		nc = wrap(nc)
-	}
-	c := &h2Conn{nc: nc, id: nc.LocalAddr().String(), nextID: 1, maxFrame: 16 << 10, maxStreams: 1 << 31}
-	c.fr = http2.NewFramer(&c.wbuf, bufio.NewReaderSize(nc, 64<<10))
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.enc = hpack.NewEncoder(&c.hbuf)
-	deadline := time.Now().Add(timeout)
-	c.wmu.Lock()
-	c.wbuf.WriteString(http2.ClientPreface)
-	err = errors.Join(
-		c.fr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 0},
-			http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2Window}),
-		c.fr.WriteWindowUpdate(0, h2Window))
-	c.wmu.Unlock()
-	if err == nil {
-		err = c.warm(deadline)
-	}
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("HTTP/2 handshake: %w", err)
-	}
-	return c, nil
-}
-
-// flushLocked writes what the framer buffered, in one write. Callers hold wmu.
-func (c *h2Conn) flushLocked() error {
-	if c.wbuf.Len() == 0 {
-		return nil
-	}
-	_, err := c.nc.Write(c.wbuf.Bytes())
-	c.wbuf.Reset()
-	if err != nil {
-		c.dead.Store(true)
-	}
-	return err
-}
-
-// warm sends a PING (with whatever is buffered, such as the preface) and
-// reads until its ack, handling the server's SETTINGS on the way. After it,
-// the connection is known live and both sides' settings are applied.
-func (c *h2Conn) warm(deadline time.Time) error {
-	if err := c.nc.SetDeadline(deadline); err != nil {
-		return err
-	}
-	data := [8]byte{'c', 'r', 'o', 's', 's', 't', 'l', 'k'}
-	c.wmu.Lock()
-	err := c.fr.WritePing(false, data)
-	if err == nil && c.unacked > 0 {
-		err = c.fr.WriteWindowUpdate(0, c.unacked)
-		c.unacked = 0
-	}
-	if err == nil {
-		err = c.flushLocked()
-	}
-	c.wmu.Unlock()
-	if err != nil {
-		return err
-	}
-	for {
-		f, err := c.fr.ReadFrame()
-		if err != nil {
-			c.dead.Store(true)
-			return err
-		}
-		if p, ok := f.(*http2.PingFrame); ok && p.IsAck() && p.Data == data {
-			return nil
-		}
-		if err := c.control(f); err != nil {
-			return err
-		}
-	}
-}
-
-// returnWindow gives the server back the connection window the last burst
-// used, outside the timed window of the next one.
-func (c *h2Conn) returnWindow(deadline time.Time) error {
-	if err := c.nc.SetDeadline(deadline); err != nil {
-		return err
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.unacked == 0 {
-		return nil
-	}
-	err := c.fr.WriteWindowUpdate(0, c.unacked)
-	c.unacked = 0
-	if err == nil {
-		err = c.flushLocked()
-	}
-	return err
-}
-
-// control handles a connection-level frame. Stream frames that arrive here
-// belong to no burst any more and are dropped.
-func (c *h2Conn) control(f http2.Frame) error {
-	switch f := f.(type) {
-	case *http2.SettingsFrame:
-		if f.IsAck() {
-			return nil
-		}
-		_ = f.ForeachSetting(func(s http2.Setting) error {
-			switch s.ID {
-			case http2.SettingMaxFrameSize:
-				c.maxFrame = s.Val
-			case http2.SettingMaxConcurrentStreams:
-				c.maxStreams = s.Val
-			}
-			return nil
-		})
-		c.wmu.Lock()
-		defer c.wmu.Unlock()
-		if err := c.fr.WriteSettingsAck(); err != nil {
-			return err
-		}
-		return c.flushLocked()
-	case *http2.PingFrame:
-		if f.IsAck() {
-			return nil
-		}
-		c.wmu.Lock()
-		defer c.wmu.Unlock()
-		if err := c.fr.WritePing(true, f.Data); err != nil {
-			return err
-		}
-		return c.flushLocked()
-	case *http2.GoAwayFrame:
-		c.dead.Store(true)
-		return fmt.Errorf("the target closed the HTTP/2 connection (GOAWAY %v)", f.ErrCode)
-	}
-	return nil
-}
-
-// h2Stream is one shot in flight as an HTTP/2 stream.
-type h2Stream struct {
-	sh   *shot
-	id   uint32
-	resp response
-	err  error
-	// final holds the frames whose arrival lets the handler run: the whole
-	// HEADERS of a body-less request, or the last byte of a body.
-	final []byte
-	done  bool
-}
-
-// h2Request is a serialised request taken apart again for HTTP/2.
-type h2Request struct {
-	method, authority, path string
-	header                  http.Header
-	body                    []byte
-}
-
-// parseWire recovers method, target, headers and body from the HTTP/1.1 form
-// every strategy is handed. It runs before the release, so its cost does not
-// touch the burst.
-func parseWire(w wireRequest) (h2Request, error) {
-	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(w.raw)))
-	if err != nil {
-		return h2Request{}, err
-	}
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		return h2Request{}, err
-	}
-	for _, k := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "Te"} {
-		req.Header.Del(k)
-	}
-	return h2Request{method: req.Method, authority: req.Host, path: req.RequestURI, header: req.Header, body: body}, nil
-}
-
-// headerBlock HPACK-encodes a request's header list. Callers encode in the
-// order the HEADERS frames go on the wire, as the server decodes them.
-func (c *h2Conn) headerBlock(r h2Request, scheme string) []byte {
-	c.hbuf.Reset()
-	put := func(k, v string) { _ = c.enc.WriteField(hpack.HeaderField{Name: k, Value: v}) }
-	put(":method", r.method)
-	put(":scheme", scheme)
-	put(":authority", r.authority)
-	put(":path", r.path)
-	keys := make([]string, 0, len(r.header))
-	for k := range r.header {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		for _, v := range r.header[k] {
-			put(strings.ToLower(k), v)
-		}
-	}
-	return slices.Clone(c.hbuf.Bytes())
-}
-
-// writeHeaders frames a header block, with CONTINUATION frames when it is
-// larger than the server's frame size. Callers hold wmu.
-func (c *h2Conn) writeHeaders(id uint32, block []byte, endStream bool) error {
-	first := block[:min(len(block), int(c.maxFrame))]
-	rest := block[len(first):]
-	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: first,
-		EndStream: endStream, EndHeaders: len(rest) == 0}); err != nil {
-		return err
-	}
-	for len(rest) > 0 {
-		chunk := rest[:min(len(rest), int(c.maxFrame))]
-		rest = rest[len(chunk):]
-		if err := c.fr.WriteContinuation(id, len(rest) == 0, chunk); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeData frames body bytes in chunks the server accepts. Callers hold wmu.
-func (c *h2Conn) writeData(id uint32, data []byte, endStream bool) error {
-	for len(data) > int(c.maxFrame) {
-		if err := c.fr.WriteData(id, false, data[:c.maxFrame]); err != nil {
-			return err
-		}
-		data = data[c.maxFrame:]
-	}
-	return c.fr.WriteData(id, endStream, data)
-}
-
-// take moves what the framer buffered out into a slice of its own.
-func (c *h2Conn) take() []byte {
-	b := slices.Clone(c.wbuf.Bytes())
-	c.wbuf.Reset()
-	return b
-}
 
 // fireH2 is the single-packet attack. Before the release it opens every
 // stream that has a body (HEADERS and all but the body's last byte), since
@@ -374,6 +14,11 @@ func (c *h2Conn) take() []byte {
 // At the release, one write carries the final frames of every step without
 // an offset: whole HEADERS frames for body-less requests and one-byte DATA
 // frames for the rest. Steps with an offset follow in their own writes.
+//
+// Unlike the HTTP/1.1 strategies, every user's request of the burst goes on
+// the dialer's one HTTP/2 connection, each stream with its own user's
+// credentials: only so can the final frames of all requests leave in one
+// write.
 func fireH2(shots []*shot, timeout time.Duration, maxBody int64) time.Time {
 	var live []*shot
 	for _, sh := range shots {
@@ -385,7 +30,7 @@ func fireH2(shots []*shot, timeout time.Duration, maxBody int64) time.Time {
 		return time.Now()
 	}
 	d := live[0].ss.d
-	c, err := d.h2.get(d, timeout)
+	c, err := d.H2(timeout)
 	if err != nil {
 		for _, sh := range live {
 			sh.fail(fmt.Errorf("h2: %w", err), timeout)
@@ -393,12 +38,13 @@ func fireH2(shots []*shot, timeout time.Duration, maxBody int64) time.Time {
 		return time.Now()
 	}
 	deadline := time.Now().Add(timeout)
-	if err := c.nc.SetDeadline(deadline); err != nil {
-		c.dead.Store(true)
+	_ = c.SetDeadline(deadline)
+	streams := make([]*wire.Stream, len(live))
+	for i, sh := range live {
+		streams[i] = wire.NewStream(sh.wire, sh.step.Offset, sh.step.CancelAfter)
 	}
-	streams, err := c.stage(live, d.base.Scheme)
-	if err != nil {
-		c.dead.Store(true)
+	if err := c.Stage(streams, d.Base.Scheme, func(i int) string { return live[i].step.Request }); err != nil {
+		c.Retire(false)
 		for _, sh := range live {
 			sh.fail(fmt.Errorf("h2: %w", err), timeout)
 		}
@@ -407,18 +53,14 @@ func fireH2(shots []*shot, timeout time.Duration, maxBody int64) time.Time {
 
 	// Offset order: the zero-offset steps form the single packet.
 	order := slices.Clone(streams)
-	slices.SortStableFunc(order, func(a, b *h2Stream) int { return int(a.sh.step.Offset - b.sh.step.Offset) })
+	slices.SortStableFunc(order, func(a, b *wire.Stream) int { return int(a.Offset - b.Offset) })
 	var packet []byte
 	n := 0
-	for n < len(order) && order[n].sh.step.Offset <= 0 {
-		packet = append(packet, order[n].final...)
+	for n < len(order) && order[n].Offset <= 0 {
+		packet = append(packet, order[n].Final()...)
 		n++
 	}
 
-	byID := make(map[uint32]*h2Stream, len(streams))
-	for _, st := range streams {
-		byID[st.id] = st
-	}
 	// Without delayed steps, this goroutine reads the responses itself.
 	// Handing the read to another goroutine at the release wakes a second
 	// client thread just when the target needs both cores to start its
@@ -431,265 +73,43 @@ func fireH2(shots []*shot, timeout time.Duration, maxBody int64) time.Time {
 		go func() {
 			defer close(readDone)
 			<-sentAt
-			c.read(byID, deadline, maxBody)
+			c.Read(streams, deadline, maxBody)
 		}()
 	}
 
 	release := time.Now()
-	c.wmu.Lock()
-	_, err = c.nc.Write(packet)
-	c.wmu.Unlock()
+	err = c.WritePacket(packet)
 	now := time.Now()
 	for _, st := range order[:n] {
-		st.sh.ex.Sent = now
+		st.Sent = now
 		if err != nil {
-			st.err = err
-			st.done = true
+			st.Fail(err)
 		}
 	}
 	if inline {
 		if err == nil {
-			c.read(byID, deadline, maxBody)
+			c.Read(streams, deadline, maxBody)
 		}
 		close(readDone)
 	}
 	// The reader starts once the packet is out so that it sees every Sent
-	// time of the packet; delayed steps set theirs under wmu below.
+	// time of the packet; delayed steps set theirs under the write lock.
 	close(sentAt)
 	for _, st := range order[n:] {
-		waitUntil(release.Add(st.sh.step.Offset))
-		c.wmu.Lock()
-		_, werr := c.nc.Write(st.final)
-		st.sh.ex.Sent = time.Now()
-		c.wmu.Unlock()
-		if werr != nil {
+		waitUntil(release.Add(st.Offset))
+		if werr := c.Release(st); werr != nil {
 			err = werr
 			break
 		}
 	}
 	if err != nil {
 		// Without the rest of the requests there is nothing more to wait for.
-		c.dead.Store(true)
-		_ = c.nc.Close()
+		c.Retire(true)
 	}
 	<-readDone
-	c.lastUsed = time.Now()
-	for _, st := range streams {
-		st.sh.ex.Conn = c.id
-		st.sh.finishH2(st, timeout)
+	c.Used()
+	for i, st := range streams {
+		live[i].finishH2(st, c.ID, timeout)
 	}
 	return release
-}
-
-// stage assigns stream ids, HPACK-encodes every request, writes the early
-// part of requests with a body, and keeps each stream's final frames for the
-// release. Ids and header blocks follow the order the HEADERS frames will
-// reach the wire, as the protocol requires.
-func (c *h2Conn) stage(live []*shot, scheme string) ([]*h2Stream, error) {
-	if uint32(len(live)) > c.maxStreams {
-		return nil, fmt.Errorf("a burst of %d is more than the %d concurrent streams the target allows", len(live), c.maxStreams)
-	}
-	reqs := make([]h2Request, len(live))
-	streams := make([]*h2Stream, len(live))
-	for i, sh := range live {
-		r, err := parseWire(sh.wire)
-		if err != nil {
-			return nil, err
-		}
-		if len(r.body) > h2MaxBodyBytes {
-			return nil, fmt.Errorf("request %s: a body of %d bytes exceeds the h2 strategy's limit of %d", sh.step.Request, len(r.body), h2MaxBodyBytes)
-		}
-		reqs[i] = r
-		streams[i] = &h2Stream{sh: sh}
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	next := func() uint32 { id := c.nextID; c.nextID += 2; return id }
-	for i, st := range streams {
-		r := reqs[i]
-		if len(r.body) == 0 {
-			continue
-		}
-		st.id = next()
-		if err := c.writeHeaders(st.id, c.headerBlock(r, scheme), false); err != nil {
-			return nil, err
-		}
-		if err := c.writeData(st.id, r.body[:len(r.body)-1], false); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.flushLocked(); err != nil {
-		return nil, err
-	}
-	order := slices.Clone(streams)
-	slices.SortStableFunc(order, func(a, b *h2Stream) int { return int(a.sh.step.Offset - b.sh.step.Offset) })
-	byShot := map[*h2Stream]int{}
-	for i, st := range streams {
-		byShot[st] = i
-	}
-	for _, st := range order {
-		r := reqs[byShot[st]]
-		var err error
-		if len(r.body) == 0 {
-			st.id = next()
-			err = c.writeHeaders(st.id, c.headerBlock(r, scheme), true)
-		} else {
-			err = c.fr.WriteData(st.id, true, r.body[len(r.body)-1:])
-		}
-		if err != nil {
-			return nil, err
-		}
-		st.final = c.take()
-	}
-	return streams, nil
-}
-
-// read collects the responses of a burst's streams until all are complete,
-// the deadline passes or the connection fails. Steps with CancelAfter are
-// reset with CANCEL when their time is up, as a client that gives up would.
-func (c *h2Conn) read(streams map[uint32]*h2Stream, deadline time.Time, maxBody int64) {
-	open := 0
-	for _, st := range streams {
-		if !st.done {
-			open++
-		}
-	}
-	finish := func(st *h2Stream, err error) {
-		if !st.done {
-			st.done = true
-			st.err = err
-			open--
-		}
-	}
-	for open > 0 {
-		limit := deadline
-		c.wmu.Lock()
-		for _, st := range streams {
-			if ca := st.sh.step.CancelAfter; !st.done && ca > 0 && !st.sh.ex.Sent.IsZero() && st.sh.ex.Sent.Add(ca).Before(limit) {
-				limit = st.sh.ex.Sent.Add(ca)
-			}
-		}
-		c.wmu.Unlock()
-		_ = c.nc.SetReadDeadline(limit)
-		f, err := c.fr.ReadFrame()
-		now := time.Now()
-		if err != nil {
-			if isTimeout(err) && now.Before(deadline) {
-				c.cancelExpired(streams, now, finish)
-				continue
-			}
-			c.dead.Store(true)
-			for _, st := range streams {
-				finish(st, err)
-			}
-			return
-		}
-		st := streams[f.Header().StreamID]
-		switch f := f.(type) {
-		case *http2.MetaHeadersFrame:
-			if st == nil || st.done {
-				continue
-			}
-			if st.resp.header == nil {
-				status, _ := strconv.Atoi(f.PseudoValue("status"))
-				if status >= 100 && status < 200 {
-					continue // an interim response; the real one follows
-				}
-				st.resp.status, st.resp.firstByte, st.resp.header = status, now, http.Header{}
-				for _, hf := range f.RegularFields() {
-					st.resp.header.Add(http.CanonicalHeaderKey(hf.Name), hf.Value)
-				}
-			}
-			if f.StreamEnded() {
-				finish(st, nil)
-			}
-		case *http2.DataFrame:
-			c.unacked += f.Length
-			if st == nil || st.done {
-				continue
-			}
-			if st.resp.firstByte.IsZero() {
-				st.resp.firstByte = now
-			}
-			st.resp.body = append(st.resp.body, f.Data()...)
-			if int64(len(st.resp.body)) > maxBody {
-				st.resp.body = st.resp.body[:maxBody]
-				c.reset(st.id, http2.ErrCodeCancel)
-				finish(st, errBodyTooLarge)
-				continue
-			}
-			if f.StreamEnded() {
-				finish(st, nil)
-			}
-		case *http2.RSTStreamFrame:
-			if st != nil {
-				finish(st, fmt.Errorf("the target reset the stream (%v)", f.ErrCode))
-			}
-		case *http2.GoAwayFrame:
-			c.dead.Store(true)
-			for id, st := range streams {
-				if id > f.LastStreamID {
-					finish(st, fmt.Errorf("the target refused the stream (GOAWAY %v)", f.ErrCode))
-				}
-			}
-		default:
-			if err := c.control(f); err != nil {
-				c.dead.Store(true)
-				for _, st := range streams {
-					finish(st, err)
-				}
-				return
-			}
-		}
-	}
-}
-
-// cancelExpired resets the streams whose CancelAfter has passed.
-// A read that timed out in the middle of a frame would leave the framer out
-// of step, so the connection is retired after the burst.
-func (c *h2Conn) cancelExpired(streams map[uint32]*h2Stream, now time.Time, finish func(*h2Stream, error)) {
-	var expired []*h2Stream
-	c.wmu.Lock() // Sent of delayed steps is written under wmu
-	for _, st := range streams {
-		ca := st.sh.step.CancelAfter
-		if !st.done && ca > 0 && !st.sh.ex.Sent.IsZero() && !now.Before(st.sh.ex.Sent.Add(ca)) {
-			expired = append(expired, st)
-		}
-	}
-	c.wmu.Unlock()
-	c.dead.Store(true)
-	for _, st := range expired {
-		c.reset(st.id, http2.ErrCodeCancel)
-		st.sh.canceled = true
-		finish(st, errCanceledStream)
-	}
-}
-
-var errCanceledStream = errors.New("stream canceled by the client")
-
-func (c *h2Conn) reset(id uint32, code http2.ErrCode) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.fr.WriteRSTStream(id, code) == nil {
-		_ = c.flushLocked()
-	}
-}
-
-// finishH2 files a stream's outcome into its shot's exchange.
-func (sh *shot) finishH2(st *h2Stream, timeout time.Duration) {
-	if sh.ex.Sent.IsZero() {
-		sh.ex.Sent = time.Now()
-	}
-	sh.ex.FirstByte, sh.ex.Done = st.resp.firstByte, time.Now()
-	sh.resp, sh.err = st.resp, st.err
-	sh.ex.Status, sh.ex.Bytes = st.resp.status, len(st.resp.body)
-	switch {
-	case sh.canceled:
-		sh.ex.Err = "canceled by the client after " + sh.step.CancelAfter.String()
-	case st.err != nil:
-		sh.ex.Err = describeErr(st.err, timeout)
-	}
-	if st.resp.header != nil {
-		sh.ex.Arrival = arrivalOf(st.resp)
-	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
+
+	"github.com/crosstalk/crosstalk/harness/internal/wire"
 )
 
 // seen is what the server side got of one request.
@@ -71,21 +73,21 @@ func startRecorder(t testing.TB, useTLS bool) (*recorder, *url.URL) {
 
 // stageBurst builds n shots by hand: odd steps are GETs with a query, even
 // steps POSTs with a body, each with its own credentials.
-func stageBurst(t testing.TB, d *dialer, base *url.URL, n int) []*shot {
+func stageBurst(t testing.TB, d *wire.Dialer, base *url.URL, n int) []*shot {
 	t.Helper()
-	conns := make([]*conn, n)
+	conns := make([]*wire.Conn, n)
 	for i := range conns {
-		c, err := d.dial(context.Background())
+		c, err := d.Dial(context.Background())
 		require.NoError(t, err)
-		t.Cleanup(c.close)
+		t.Cleanup(c.Close)
 		conns[i] = c
 	}
 	return stageOn(d, base, conns)
 }
 
 // stageOn builds one shot per connection given.
-func stageOn(d *dialer, base *url.URL, conns []*conn) []*shot {
-	ss := &Session{d: d, base: base}
+func stageOn(d *wire.Dialer, base *url.URL, conns []*wire.Conn) []*shot {
+	ss := &session{d: d, base: base}
 	shots := make([]*shot, len(conns))
 	for i, c := range conns {
 		h := http.Header{}
@@ -98,7 +100,7 @@ func stageOn(d *dialer, base *url.URL, conns []*conn) []*shot {
 			h.Set("Content-Type", "application/json")
 		}
 		shots[i] = &shot{step: Step{User: fmt.Sprint("user", i), Request: "r"}, idx: i, ss: ss, c: c,
-			wire: buildRequest(base, method, path, h, []byte(body))}
+			wire: wire.Build(base, method, path, h, []byte(body))}
 	}
 	return shots
 }
@@ -108,19 +110,19 @@ func TestEveryStrategyDeliversEveryRequestIntact(t *testing.T) {
 		for _, useTLS := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/tls=%v", name, useTLS), func(t *testing.T) {
 				rc, base := startRecorder(t, useTLS)
-				d := newDialer(base, 10*time.Second, 1<<20, true)
-				t.Cleanup(d.h2.close)
+				d := wire.NewDialer(base, 10*time.Second, 1<<20, true)
+				t.Cleanup(d.Close)
 				for round := range 3 { // later rounds reuse the warm connections
 					rc.mu.Lock()
 					clear(rc.got)
 					rc.mu.Unlock()
 					shots := stageBurst(t, d, base, 12)
-					release := strategies[name](shots, 10*time.Second, 1<<20)
+					release := strategyNamed(name).fire(shots, 10*time.Second, 1<<20)
 					assert.False(t, release.IsZero())
 					for i, sh := range shots {
 						require.NoError(t, sh.err, "round %d step %d", round, i)
-						assert.Equal(t, http.StatusOK, sh.resp.status)
-						assert.Equal(t, fmt.Sprintf("reply to step %d", i), string(sh.resp.body))
+						assert.Equal(t, http.StatusOK, sh.resp.Status)
+						assert.Equal(t, fmt.Sprintf("reply to step %d", i), string(sh.resp.Body))
 						assert.False(t, sh.ex.Arrival.IsZero(), "the arrival header is read")
 						assert.False(t, sh.ex.Sent.After(sh.ex.Done))
 					}
@@ -195,10 +197,10 @@ func TestH2BurstIsOneWrite(t *testing.T) {
 	for _, n := range []int{2, 20} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			_, base := startRecorder(t, false)
-			d := newDialer(base, 10*time.Second, 1<<20, true)
-			t.Cleanup(d.h2.close)
+			d := wire.NewDialer(base, 10*time.Second, 1<<20, true)
+			t.Cleanup(d.Close)
 			var logs []*writeLog
-			d.h2.wrap = func(c net.Conn) net.Conn {
+			d.WrapH2 = func(c net.Conn) net.Conn {
 				l := &writeLog{Conn: c}
 				logs = append(logs, l)
 				return l
@@ -224,8 +226,8 @@ func TestH2BurstIsOneWrite(t *testing.T) {
 
 func TestH2OffsetsFollowThePacket(t *testing.T) {
 	_, base := startRecorder(t, false)
-	d := newDialer(base, 10*time.Second, 1<<20, true)
-	t.Cleanup(d.h2.close)
+	d := wire.NewDialer(base, 10*time.Second, 1<<20, true)
+	t.Cleanup(d.Close)
 	shots := stageBurst(t, d, base, 4)
 	shots[3].step.Offset = 300 * time.Microsecond
 	release := fireH2(shots, 10*time.Second, 1<<20)
@@ -241,8 +243,8 @@ func TestH2AgainstAnHTTP1OnlyTargetFailsCleanly(t *testing.T) {
 	t.Cleanup(ts.Close)
 	base, err := url.Parse(ts.URL)
 	require.NoError(t, err)
-	d := newDialer(base, 5*time.Second, 1<<20, false)
-	t.Cleanup(d.h2.close)
+	d := wire.NewDialer(base, 5*time.Second, 1<<20, false)
+	t.Cleanup(d.Close)
 	shots := stageBurst(t, d, base, 2)
 	fireH2(shots, 5*time.Second, 1<<20)
 	for _, sh := range shots {
@@ -255,25 +257,25 @@ func TestPickStrategy(t *testing.T) {
 	us := time.Microsecond
 	cases := []struct {
 		name   string
-		cals   []Calibration
+		cals   []calibration
 		want   string
 		reason []string
 	}{
-		{"tightest wins", []Calibration{
+		{"tightest wins", []calibration{
 			{Strategy: SyncH2, Bursts: 6, Spread: 40 * us, Arrival: true},
 			{Strategy: SyncLastByte, Bursts: 6, Spread: 12 * us, Arrival: true},
 			{Strategy: SyncBarrier, Bursts: 6, Spread: 30 * us, Arrival: true},
 		}, SyncLastByte, []string{"lastbyte had the tightest arrival spread", "12.0µs", "h2 40.0µs", "barrier 30.0µs"}},
-		{"failed strategies are skipped", []Calibration{
+		{"failed strategies are skipped", []calibration{
 			{Strategy: SyncH2, Err: "the target does not offer HTTP/2"},
 			{Strategy: SyncLastByte, Bursts: 6, Spread: 50 * us},
 			{Strategy: SyncBarrier, Bursts: 6, Spread: 20 * us},
 		}, SyncBarrier, []string{"barrier had the tightest first-byte spread", "h2 failed: the target does not offer HTTP/2"}},
-		{"ties go to the earlier candidate", []Calibration{
+		{"ties go to the earlier candidate", []calibration{
 			{Strategy: SyncH2, Bursts: 3, Spread: 20 * us},
 			{Strategy: SyncLastByte, Bursts: 3, Spread: 20 * us},
 		}, SyncH2, []string{"h2 had"}},
-		{"nothing measured", []Calibration{
+		{"nothing measured", []calibration{
 			{Strategy: SyncH2, Err: "refused"},
 			{Strategy: SyncLastByte},
 		}, SyncBarrier, []string{"measured no strategy", "h2 failed: refused", "lastbyte was not measured"}},

@@ -1,5 +1,10 @@
 package harness
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Verdict is the three-way result of a run.
 //
 // It is three-way, not pass/fail, because "no leak seen" only means "isolated"
@@ -38,5 +43,56 @@ func (v Verdict) ExitCode() int {
 		return ExitLeak
 	default:
 		return ExitInconclusive
+	}
+}
+
+// Counts are what an execution, or a series of them, saw: everything the
+// verdict rests on.
+type Counts struct {
+	Findings int
+	Requests int
+	Errors   int
+	// Bursts is how many bursts were fired; setup requests are not bursts.
+	Bursts int
+	// CutShort: the execution stopped before its budget was spent.
+	CutShort bool
+	// LoginFailures name what failed in the setup: logins, seeds,
+	// credentials.
+	LoginFailures []string
+	// SetupError is why the setup could not go on at all (an unreachable
+	// target), if it could not.
+	SetupError string
+	// StopReason is why the bursts stopped early, if they did.
+	StopReason string
+}
+
+// Decide is the one verdict rule. A leak stands whatever else happened: one
+// response that carried another user's data is proof enough. Isolation is
+// claimed only when nothing stands in its way: setup succeeded, bursts were
+// fired, the budget was spent and errors stayed at or under maxErrorRate of
+// the requests (a fraction, 0.01 is 1%). reason explains the verdict in one
+// sentence.
+func Decide(c Counts, maxErrorRate float64) (v Verdict, reason string) {
+	switch {
+	case c.Findings > 0:
+		return Leak, fmt.Sprintf("%d responses carried another user's data", c.Findings)
+	case c.SetupError != "":
+		return Inconclusive, c.SetupError
+	case len(c.LoginFailures) > 0:
+		return Inconclusive, "setup failed: " + strings.Join(c.LoginFailures, "; ")
+	case c.StopReason != "":
+		return Inconclusive, c.StopReason
+	case c.CutShort:
+		return Inconclusive, fmt.Sprintf("the run was cut short after %d requests, before its budget was spent", c.Requests)
+	case c.Requests == 0:
+		return Inconclusive, "no request was sent"
+	case c.Bursts == 0:
+		// Isolation is a claim about concurrent requests; a run whose
+		// setup took the whole budget made none.
+		return Inconclusive, fmt.Sprintf("no burst was fired: setup (logins, baselines, calibration) took the whole budget after %d requests", c.Requests)
+	case float64(c.Errors) > maxErrorRate*float64(c.Requests):
+		return Inconclusive, fmt.Sprintf("%d of %d requests failed, above the %.2g%% error threshold", c.Errors, c.Requests, maxErrorRate*100)
+	default:
+		return Isolated, fmt.Sprintf("no response carried another user's data in %d requests", c.Requests)
 	}
 }

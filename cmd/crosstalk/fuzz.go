@@ -102,15 +102,15 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, "fuzz: spec %s needs at least two users and a read request", target)
 	}
 	prio := applyYield(e, *yield)
-	tgt, code := openTarget(ctx, e, s, harness.Options{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
-	if tgt == nil {
+	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
+	if fx == nil {
 		return code
 	}
-	defer tgt.Close()
-	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users, %s\n", s.Name, tgt.BaseURL(), tgt.Sync(), len(vocab.Users), prio)
-	if tgt.Sequential > 0 {
+	defer fx.Close()
+	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users, %s\n", s.Name, fx.BaseURL(), fx.Sync(), len(vocab.Users), prio)
+	if fx.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: %d responses of the sequential baseline carried another user's data; "+
-			"crosstalk run -target %s shows them\n", tgt.Sequential, target)
+			"crosstalk run -target %s shows them\n", fx.Sequential, target)
 		return harness.ExitLeak
 	}
 	cfg := fuzz.Config{Vocab: vocab, Gen: fuzz.GenOptions{MinSteps: minSteps, MaxSteps: maxSteps, CrossWrites: cross}, Seed: seed,
@@ -124,13 +124,13 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "saved plans: %d in %s\n", len(saved), dir)
 	}
 	cfg.Progress = fuzzProgress(e, verbose)
-	res, err := fuzz.Search(ctx, fuzz.TargetExecutor{Target: tgt}, cfg)
+	res, err := fuzz.Search(ctx, fuzz.FixtureExecutor{Fixture: fx}, cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 		return harness.ExitInconclusive
 	}
 	if !res.Found {
-		if res.Requests == 0 || float64(res.Errors) > s.Limits.MaxErrorRate*float64(res.Requests) {
+		if v, _ := harness.Decide(res.Counts(), s.Limits.MaxErrorRate); v != harness.Isolated {
 			fmt.Fprintf(e.stdout, "INCONCLUSIVE: %d random plans found no leak, but %d of their %d requests failed\n",
 				res.Plans, res.Errors, res.Requests)
 			return harness.ExitInconclusive
@@ -160,7 +160,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 			fileSpec = rel
 		}
 	}
-	f := res.File(fileSpec, s.Name, tgt.BaseURL(), tgt.Sync())
+	f := res.File(fileSpec, s.Name, fx.BaseURL(), fx.Sync())
 	if err := f.WriteFile(out); err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: writing the plan: %v\n", err)
 		return harness.ExitInconclusive

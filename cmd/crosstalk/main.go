@@ -159,11 +159,11 @@ func usageErr(e *env, format string, a ...any) int {
 	return harness.ExitUsage
 }
 
-// openTarget logs the spec's users in for the commands that fire plans. On
+// openFixture logs the spec's users in for the commands that fire plans. On
 // failure it reports why and returns the exit code: 2 for bad options, 3
 // when the target could not be made ready.
-func openTarget(ctx context.Context, e *env, s *spec.Spec, opts harness.Options) (*harness.Target, int) {
-	tgt, err := harness.NewTarget(ctx, s, opts, nil)
+func openFixture(ctx context.Context, e *env, s *spec.Spec, opts harness.FixtureOptions) (*harness.Fixture, int) {
+	fx, err := harness.NewFixture(ctx, s, opts, nil)
 	if errors.Is(err, harness.ErrOptions) {
 		return nil, usageErr(e, "%v", err)
 	}
@@ -171,5 +171,5 @@ func openTarget(ctx context.Context, e *env, s *spec.Spec, opts harness.Options)
 		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 		return nil, harness.ExitInconclusive
 	}
-	return tgt, 0
+	return fx, 0
 }

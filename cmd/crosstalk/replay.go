@@ -88,20 +88,20 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 		syncName = f.Sync
 	}
 	prio := applyYield(e, *yield)
-	tgt, code := openTarget(ctx, e, s, harness.Options{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
-	if tgt == nil {
+	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
+	if fx == nil {
 		return code
 	}
-	defer tgt.Close()
+	defer fx.Close()
 	fmt.Fprintf(e.stdout, "replay: %s (%d steps in %d bursts) against %s at %s, sync %s, %d runs, %s\n",
-		planPath, f.Plan.Len(), len(f.Plan.Bursts), s.Name, tgt.BaseURL(), tgt.Sync(), n, prio)
-	if tgt.Sequential > 0 {
+		planPath, f.Plan.Len(), len(f.Plan.Bursts), s.Name, fx.BaseURL(), fx.Sync(), n, prio)
+	if fx.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: the sequential baseline already carried another user's data\n")
 		return harness.ExitLeak
 	}
-	exec := fuzz.TargetExecutor{Target: tgt}
+	exec := fuzz.FixtureExecutor{Fixture: fx}
 	var est fuzz.Estimate
-	var requests, errs int
+	var requests, errs, bursts int
 	var example *harness.Finding
 	for i := range n {
 		if ctx.Err() != nil {
@@ -113,7 +113,7 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 			break
 		}
 		est.Runs++
-		requests, errs = requests+o.Requests, errs+o.Errors
+		requests, errs, bursts = requests+o.Requests, errs+o.Errors, bursts+o.Bursts
 		if o.Failed() {
 			est.Fails++
 			if example == nil {
@@ -131,16 +131,17 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	if f.Reproduction.Runs > 0 {
 		fmt.Fprintf(e.stdout, "when saved: %d of %d runs (%.0f%%)\n", f.Reproduction.Fails, f.Reproduction.Runs, 100*f.Reproduction.Rate())
 	}
-	if example != nil {
+	v, _ := harness.Decide(harness.Counts{Findings: est.Fails, Requests: requests, Errors: errs, Bursts: bursts,
+		CutShort: est.Runs < n}, s.Limits.MaxErrorRate)
+	switch v {
+	case harness.Leak:
 		fmt.Fprintf(e.stdout, "LEAK: %s was shown %s's %s data through %s %s\n", example.Viewer, example.Owner, example.Data, example.Method, example.Path)
-		return harness.ExitLeak
-	}
-	if est.Runs < n || requests == 0 || float64(errs) > s.Limits.MaxErrorRate*float64(requests) {
+	case harness.Inconclusive:
 		fmt.Fprintf(e.stdout, "INCONCLUSIVE: %d of %d runs done, %d of %d requests failed\n", est.Runs, n, errs, requests)
-		return harness.ExitInconclusive
+	default:
+		fmt.Fprintf(e.stdout, "no leak in %d runs\n", est.Runs)
 	}
-	fmt.Fprintf(e.stdout, "no leak in %d runs\n", est.Runs)
-	return 0
+	return v.ExitCode()
 }
 
 func fileExists(path string) bool {

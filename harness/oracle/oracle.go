@@ -82,8 +82,8 @@ type Match struct {
 // would match by chance in ordinary text and in binary bodies.
 const minValueLen = 3
 
-// redactedText replaces secrets in every text the oracle writes.
-const redactedText = "[redacted]"
+// Redacted replaces secrets in every text the oracle writes.
+const Redacted = "[redacted]"
 
 // Oracle knows every user's markers and finds them in responses. Build one
 // with [New]; it is never modified afterwards, so one Oracle may be shared by
@@ -106,7 +106,7 @@ type mark struct {
 	Marker
 	owner int32
 	// display is what Match.Marker shows: the value, with any secret inside
-	// it redacted, or [redactedText] for a secret.
+	// it redacted, or [Redacted] for a secret.
 	display string
 }
 
@@ -160,8 +160,8 @@ func New(markers []Marker, opts ...Option) (*Oracle, error) {
 		default:
 			return nil, fmt.Errorf("oracle: marker %d of user %q has unknown kind %q", i, m.Owner, m.Kind)
 		}
-		if m.Secret && strings.Contains(redactedText, m.Value) {
-			return nil, fmt.Errorf("oracle: secret marker %d of user %q occurs in %q and could not be redacted", i, m.Owner, redactedText)
+		if m.Secret && strings.Contains(Redacted, m.Value) {
+			return nil, fmt.Errorf("oracle: secret marker %d of user %q occurs in %q and could not be redacted", i, m.Owner, Redacted)
 		}
 		if j, ok := byValue[m.Value]; ok {
 			prev := &o.marks[j]
@@ -193,7 +193,7 @@ func New(markers []Marker, opts ...Option) (*Oracle, error) {
 		}
 	}
 	for _, v := range cfg.redactAlso {
-		if len(v) >= minValueLen && !strings.Contains(redactedText, v) {
+		if len(v) >= minValueLen && !strings.Contains(Redacted, v) {
 			secret[v] = true
 		}
 	}
@@ -205,7 +205,7 @@ func New(markers []Marker, opts ...Option) (*Oracle, error) {
 	for i := range o.marks {
 		m := &o.marks[i]
 		if m.Secret {
-			m.display = redactedText
+			m.display = Redacted
 		} else {
 			m.display = o.Redact(m.Value)
 		}

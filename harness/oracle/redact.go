@@ -38,7 +38,7 @@ func (o *Oracle) Redact(s string) string {
 	if len(o.secretSpans(b)) == 0 {
 		return string(b)
 	}
-	return redactedText
+	return Redacted
 }
 
 // secretSpans returns where secrets occur in b, merged and sorted. Each
@@ -95,7 +95,7 @@ func applySpans(b []byte, spans []span) []byte {
 	pos := 0
 	for _, sp := range spans {
 		out = append(out, b[pos:sp.s]...)
-		out = append(out, redactedText...)
+		out = append(out, Redacted...)
 		pos = sp.e
 	}
 	return append(out, b[pos:]...)
@@ -144,7 +144,7 @@ func (o *Oracle) excerpt(text []byte, s, e int) string {
 		if sp.s > pos {
 			writePrintable(&b, win[pos:sp.s])
 		}
-		b.WriteString(redactedText)
+		b.WriteString(Redacted)
 		pos = sp.e
 	}
 	if pos < end {
@@ -157,7 +157,7 @@ func (o *Oracle) excerpt(text []byte, s, e int) string {
 		// alone.
 		var m strings.Builder
 		writePrintable(&m, text[s:e])
-		return redactedText + " " + o.Redact(m.String()) + " " + redactedText
+		return Redacted + " " + o.Redact(m.String()) + " " + Redacted
 	}
 	return o.Redact(b.String())
 }
@@ -255,9 +255,9 @@ func (o *Oracle) credentialExcerpt(name, value string) string {
 		shown = strings.Join(pairs, ";")
 	default:
 		if scheme, _, ok := strings.Cut(strings.TrimSpace(value), " "); ok {
-			shown = scheme + " " + redactedText
+			shown = scheme + " " + Redacted
 		} else {
-			shown = redactedText
+			shown = Redacted
 		}
 	}
 	var b strings.Builder
@@ -276,9 +276,9 @@ func (o *Oracle) credentialExcerpt(name, value string) string {
 func redactCookiePair(p string) string {
 	k, _, ok := strings.Cut(p, "=")
 	if !ok {
-		return redactedText
+		return Redacted
 	}
-	return k + "=" + redactedText
+	return k + "=" + Redacted
 }
 
 // writePrintable writes b with white space turned into spaces and control

@@ -12,16 +12,16 @@ import (
 	"github.com/crosstalk/crosstalk/targets/webmail"
 )
 
-// A Target is set up once and fires plan after plan: each execution streams
+// A Fixture is set up once and fires plan after plan: each execution streams
 // a header, its bursts and a verdict of its own, and its outcome is not
 // changed by the next one.
-func TestTargetExecutesPlansRepeatedly(t *testing.T) {
+func TestFixtureExecutesPlansRepeatedly(t *testing.T) {
 	url := serveWebmail(t, webmail.BugNone, 0)
-	tgt, err := harness.NewTarget(context.Background(), webmailSpec(t), harness.Options{BaseURL: url}, nil)
+	fx, err := harness.NewFixture(context.Background(), webmailSpec(t), harness.FixtureOptions{BaseURL: url}, nil)
 	require.NoError(t, err)
-	defer tgt.Close()
-	assert.Zero(t, tgt.Baseline.Findings)
-	assert.Len(t, tgt.Users(), 8)
+	defer fx.Close()
+	assert.Zero(t, fx.Baseline.Findings)
+	assert.Len(t, fx.Users(), 8)
 	plan := harness.Plan{Bursts: []harness.Burst{
 		{Steps: []harness.Step{{User: "user1", Request: "send"}, {User: "user2", Request: "inbox"}}},
 		{Steps: []harness.Step{{User: "user1", Request: "logout"}, {User: "user2", Request: "profile"}}},
@@ -30,7 +30,7 @@ func TestTargetExecutesPlansRepeatedly(t *testing.T) {
 	var first *harness.Outcome
 	for i := range 5 {
 		var recs []harness.Record
-		out, err := tgt.Execute(context.Background(), plan, func(r harness.Record) error {
+		out, err := fx.Execute(context.Background(), plan, func(r harness.Record) error {
 			recs = append(recs, r)
 			return nil
 		})
@@ -46,33 +46,33 @@ func TestTargetExecutesPlansRepeatedly(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 3, first.Bursts, "an outcome keeps its own counts")
-	tgt.Close()
-	_, err = tgt.Execute(context.Background(), plan, nil)
+	fx.Close()
+	_, err = fx.Execute(context.Background(), plan, nil)
 	assert.ErrorIs(t, err, harness.ErrOptions)
 }
 
-func TestNewTargetReportsSetupFailure(t *testing.T) {
-	_, err := harness.NewTarget(context.Background(), webmailSpec(t), harness.Options{BaseURL: "http://127.0.0.1:1"}, nil)
+func TestNewFixtureReportsSetupFailure(t *testing.T) {
+	_, err := harness.NewFixture(context.Background(), webmailSpec(t), harness.FixtureOptions{BaseURL: "http://127.0.0.1:1"}, nil)
 	assert.ErrorIs(t, err, harness.ErrSetup)
 }
 
-// A Target settles: its first burst waits out SetupSettle after the setup,
+// A Fixture settles: its first burst waits out SetupSettle after the setup,
 // and every later burst waits Settle after the one before, also across
 // executions. Lower bounds only, which no load on the machine can break.
-func TestTargetSettlesBeforeEveryBurst(t *testing.T) {
+func TestFixtureSettlesBeforeEveryBurst(t *testing.T) {
 	url := serveWebmail(t, webmail.BugNone, 0)
 	const settle = 30 * time.Millisecond
 	before := time.Now()
-	tgt, err := harness.NewTarget(context.Background(), webmailSpec(t), harness.Options{BaseURL: url, Settle: settle}, nil)
+	fx, err := harness.NewFixture(context.Background(), webmailSpec(t), harness.FixtureOptions{BaseURL: url, Settle: settle}, nil)
 	require.NoError(t, err)
-	defer tgt.Close()
+	defer fx.Close()
 	plan := harness.Plan{Bursts: []harness.Burst{
 		{Steps: []harness.Step{{User: "user1", Request: "profile"}, {User: "user2", Request: "profile"}}},
 		{Steps: []harness.Step{{User: "user3", Request: "profile"}, {User: "user4", Request: "profile"}}},
 	}}
 	var releases []time.Time
 	for range 2 {
-		_, err := tgt.Execute(context.Background(), plan, func(r harness.Record) error {
+		_, err := fx.Execute(context.Background(), plan, func(r harness.Record) error {
 			if r.Burst != nil {
 				releases = append(releases, r.Burst.Release)
 			}
@@ -88,19 +88,19 @@ func TestTargetSettlesBeforeEveryBurst(t *testing.T) {
 	}
 }
 
-// Ctrl-C while a Target settles cuts the execution short at once.
-func TestTargetSettleStopsOnCancel(t *testing.T) {
+// Ctrl-C while a Fixture settles cuts the execution short at once.
+func TestFixtureSettleStopsOnCancel(t *testing.T) {
 	url := serveWebmail(t, webmail.BugNone, 0)
-	tgt, err := harness.NewTarget(context.Background(), webmailSpec(t), harness.Options{BaseURL: url, Settle: time.Hour}, nil)
+	fx, err := harness.NewFixture(context.Background(), webmailSpec(t), harness.FixtureOptions{BaseURL: url, Settle: time.Hour}, nil)
 	require.NoError(t, err)
-	defer tgt.Close()
+	defer fx.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	burst := harness.Burst{Steps: []harness.Step{{User: "user1", Request: "profile"}, {User: "user2", Request: "profile"}}}
 	// The first burst waits out SetupSettle; the second would wait an hour.
 	// The cancel comes once that wait has begun, as a Ctrl-C would; should
 	// it come sooner on a slow machine, the execution stops all the same.
-	out, err := tgt.Execute(ctx, harness.Plan{Bursts: []harness.Burst{burst, burst}}, func(r harness.Record) error {
+	out, err := fx.Execute(ctx, harness.Plan{Bursts: []harness.Burst{burst, burst}}, func(r harness.Record) error {
 		if r.Burst != nil {
 			time.AfterFunc(50*time.Millisecond, cancel)
 		}

@@ -1,0 +1,109 @@
+package harness
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/crosstalk/crosstalk/harness/oracle"
+)
+
+// execution is one run or one plan execution against a fixture: its sink,
+// budget, counters, timing and outcome. Each [Run] and [Fixture.Execute]
+// builds a fresh one, so nothing of an execution is reset by hand.
+type execution struct {
+	f *Fixture
+	// sessions are the users' sessions this execution fires through. They
+	// belong to the fixture (see [Fixture]); the execution only borrows them.
+	sessions map[string]*session
+	budget   Budget
+	sink     Sink
+	start    time.Time
+	out      Outcome
+	// headerSent: a stream always opens with a header, even when setup
+	// failed before the oracle existed.
+	headerSent bool
+	// calBursts counts auto's calibration bursts; the run's own bursts are
+	// numbered after them.
+	calBursts int
+	// fired counts the requests of the execution's own bursts, which is
+	// what MaxRequests bounds: logins, baselines and calibration are not
+	// the test.
+	fired int
+	// stopReason says why the bursts stopped early, when they did.
+	stopReason string
+	timing     burstTiming
+}
+
+func newExecution(f *Fixture, b Budget, sink Sink) *execution {
+	if sink == nil {
+		sink = func(Record) error { return nil }
+	}
+	return &execution{f: f, sessions: f.sessions, budget: b, sink: sink, start: time.Now()}
+}
+
+func (e *execution) emit(rec Record) error {
+	rec.V = StreamVersion
+	return e.sink(rec)
+}
+
+func (e *execution) header() error {
+	e.headerSent = true
+	f := e.f
+	h := &Header{Spec: f.spec.Name, SpecFile: f.spec.File, Target: f.base.String(), Sync: f.opts.Sync, SyncReason: f.syncReason,
+		Users: f.users, Started: e.start, Markers: map[oracle.Kind]int{},
+		Duration: e.budget.Duration, MaxRequests: e.budget.MaxRequests, BurstSize: f.opts.BurstSize}
+	for _, q := range f.spec.Requests {
+		h.Requests = append(h.Requests, RequestInfo{Name: q.Name, Data: q.Data})
+	}
+	if f.oracle != nil {
+		for _, m := range f.oracle.Markers() {
+			h.Markers[m.Kind]++
+		}
+	}
+	return e.emit(Record{Type: RecordHeader, Header: h})
+}
+
+func (e *execution) progress() Progress {
+	p := Progress{Elapsed: time.Since(e.start), Bursts: e.out.Bursts, Requests: e.out.Requests,
+		Errors: e.out.Errors, Findings: e.out.Findings}
+	b := e.budget
+	if b.Duration > 0 {
+		p.Budget = float64(p.Elapsed) / float64(b.Duration)
+	}
+	if b.MaxRequests > 0 {
+		p.Budget = max(p.Budget, float64(e.fired)/float64(b.MaxRequests))
+	}
+	if b.Plan != nil {
+		p.Budget = max(p.Budget, float64(p.Bursts)/float64(max(1, len(b.Plan.Bursts))))
+	}
+	p.Budget = min(p.Budget, 1)
+	return p
+}
+
+// finish decides the verdict and closes the stream. setupErr is why the
+// setup could not go on, if it could not.
+func (e *execution) finish(setupErr error) (*Outcome, error) {
+	o := &e.out
+	o.Elapsed = time.Since(e.start)
+	e.timing.fill(o)
+	c := Counts{Findings: o.Findings, Requests: o.Requests, Errors: o.Errors, Bursts: o.Bursts,
+		CutShort: o.CutShort, LoginFailures: o.LoginFailures, StopReason: e.stopReason}
+	if setupErr != nil {
+		c.SetupError = setupErr.Error()
+		if o.Findings == 0 {
+			// A leak stands whatever stopped the setup; otherwise the
+			// execution did not get to spend its budget.
+			o.CutShort = true
+		}
+	}
+	o.Verdict, o.Reason = Decide(c, e.f.spec.Limits.MaxErrorRate)
+	if !e.headerSent {
+		if err := e.header(); err != nil {
+			return o, fmt.Errorf("writing the result stream: %w", err)
+		}
+	}
+	if err := e.emit(Record{Type: RecordVerdict, Verdict: o}); err != nil {
+		return o, fmt.Errorf("writing the result stream: %w", err)
+	}
+	return o, nil
+}

@@ -1,0 +1,113 @@
+package harness
+
+import (
+	"net/http"
+	"slices"
+	"sort"
+
+	"github.com/crosstalk/crosstalk/harness/oracle"
+	"github.com/crosstalk/crosstalk/harness/spec"
+)
+
+// maxFindingsPerExchange bounds what one response adds to the stream: a
+// leaked page carries many markers of its owner, and the first (best) one is
+// evidence enough. Other owners in the same response are still reported.
+const maxFindingsPerExchange = 1
+
+// judge scans fired shots, streams findings and exchanges, and keeps each
+// user's state (cookies, extracted values) from its clean responses only: a
+// response carrying another user's data must not steer later requests.
+func (e *execution) judge(shots []*shot) error {
+	for _, sh := range shots {
+		if sh.ss == nil || sh.req == nil {
+			// The step named no known user or request: a broken plan.
+			e.out.Requests++
+			e.out.Errors++
+			continue
+		}
+		if sh.c != nil {
+			sh.ss.release(sh.c)
+			sh.c = nil
+		}
+		e.out.Requests++
+		failed := sh.err != nil && !sh.canceled
+		if failed || statusIsError(sh.ex.Status) {
+			e.out.Errors++
+		}
+		clean := true
+		if sh.resp.Header != nil && e.f.oracle != nil {
+			matches := e.f.oracle.Scan(sh.step.User, oracle.Response{Status: sh.resp.Status, Header: sh.resp.Header, Body: sh.resp.Body})
+			matches = slices.DeleteFunc(matches, func(m oracle.Match) bool { return e.f.grants.allowed(sh.step.User, m) })
+			for _, m := range bestPerOwner(matches) {
+				clean = false
+				e.out.Findings++
+				f := &Finding{Viewer: sh.step.User, Owner: m.Owner, Data: sh.req.Data, Request: sh.req.Name,
+					Method: sh.ex.Method, Path: e.f.oracle.Redact(sh.ex.Path), Burst: sh.ex.Burst, Step: sh.ex.Step,
+					Conn: sh.ex.Conn, Match: m, Sent: sh.ex.Sent, Done: sh.ex.Done}
+				if err := e.emit(Record{Type: RecordFinding, Finding: f}); err != nil {
+					return err
+				}
+			}
+		}
+		if act := sh.req.Action; (act == spec.ActionLogin || act == spec.ActionLogout) && sh.resp.Header != nil {
+			// A browser keeps whatever cookie a login sets, leaked or not;
+			// a session mix-up then shows in the user's next responses.
+			if err := sh.ss.afterAction(act, sh.resp); err != nil {
+				e.out.Errors++
+				sh.ex.Err = err.Error()
+			}
+		} else if clean && sh.resp.Header != nil && sh.ex.Burst > 0 {
+			sh.ss.absorb(sh.resp)
+			if len(sh.req.Extract) > 0 {
+				plain := oracle.DecodeContent(sh.resp.Header, sh.resp.Body)
+				sh.ss.extract(sh.req.Extract, sh.resp, plain)
+			}
+		}
+		if e.f.opts.Trace {
+			ex := sh.ex
+			if e.f.oracle != nil {
+				ex.Path = e.f.oracle.Redact(ex.Path)
+			}
+			if err := e.emit(Record{Type: RecordExchange, Exchange: &ex}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// kindRank orders marker kinds by how convincing they are as evidence: a
+// canary crosstalk planted cannot be there by coincidence; a learned token
+// is the weakest.
+var kindRank = map[oracle.Kind]int{oracle.Canary: 0, oracle.Static: 1, oracle.Identity: 2, oracle.Learned: 3}
+
+func bestPerOwner(ms []oracle.Match) []oracle.Match {
+	sort.SliceStable(ms, func(i, j int) bool {
+		if ms[i].Owner != ms[j].Owner {
+			return ms[i].Owner < ms[j].Owner
+		}
+		si, sj := ms[i].Marker == oracle.Redacted, ms[j].Marker == oracle.Redacted
+		if si != sj {
+			return !si
+		}
+		return kindRank[ms[i].Kind] < kindRank[ms[j].Kind]
+	})
+	var out []oracle.Match
+	per := map[string]int{}
+	for _, m := range ms {
+		if per[m.Owner] < maxFindingsPerExchange {
+			per[m.Owner]++
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// statusIsError decides which replies count against the error budget: server
+// errors; 401/403, which mean the session was lost; and 429, a rate limit.
+// Each would otherwise turn responses that carry no data at all into
+// "isolated" ones that prove nothing.
+func statusIsError(status int) bool {
+	return status >= 500 || status == http.StatusUnauthorized || status == http.StatusForbidden ||
+		status == http.StatusTooManyRequests
+}
