@@ -38,5 +38,14 @@ fi
 echo "== go vet"
 go vet ./...
 
+echo "== staticcheck"
+# Pinned, from the module proxy into GOPATH/bin when missing or of another
+# version; it checks the whole module.
+staticcheck_version=v0.8.2
+if ! staticcheck -version 2>/dev/null | grep -q "(${staticcheck_version#v})"; then
+	go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
+staticcheck ./...
+
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...

@@ -524,7 +524,7 @@ func (c *H2Conn) Read(list []*Stream, deadline time.Time, maxBody int64) {
 				}
 				st.Resp.Status, st.Resp.FirstByte, st.Resp.Header = status, now, http.Header{}
 				for _, hf := range f.RegularFields() {
-					st.Resp.Header.Add(http.CanonicalHeaderKey(hf.Name), hf.Value)
+					st.Resp.Header.Add(hf.Name, hf.Value)
 				}
 			}
 			if f.StreamEnded() {
