@@ -36,9 +36,10 @@ type File struct {
 	// Spec is the path of the target spec, as given to crosstalk fuzz;
 	// replay takes it from here unless told otherwise.
 	Spec string `json:"spec,omitempty"`
-	// Target is the spec's name and BaseURL the URL the plan was found at.
-	Target  string `json:"target"`
-	BaseURL string `json:"base_url,omitempty"`
+	// SpecName is the spec's name (tagged "target", as plan files always
+	// were) and BaseURL the URL the plan was found at.
+	SpecName string `json:"target"`
+	BaseURL  string `json:"base_url,omitempty"`
 	// Sync is the strategy that released the bursts.
 	Sync string `json:"sync"`
 	// Seed is the rapid seed that drew the original plan; with the same
@@ -101,7 +102,7 @@ func (f *File) Check() error {
 	if f.Version < 1 || f.Version > FileVersion {
 		return fmt.Errorf("plan file: version %d is not supported (this crosstalk reads version %d)", f.Version, FileVersion)
 	}
-	if len(f.Target) > maxNameLen || len(f.Sync) > maxNameLen {
+	if len(f.SpecName) > maxNameLen || len(f.Sync) > maxNameLen {
 		return errors.New("plan file: target or sync name too long")
 	}
 	if f.Reproduction.Runs < 0 || f.Reproduction.Fails < 0 || f.Reproduction.Fails > f.Reproduction.Runs {

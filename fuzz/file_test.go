@@ -32,7 +32,7 @@ const goodPlan = `{
 func TestParseFileReadsEveryField(t *testing.T) {
 	f, err := ParseFile([]byte(goodPlan))
 	require.NoError(t, err)
-	assert.Equal(t, "webmail", f.Target)
+	assert.Equal(t, "webmail", f.SpecName)
 	assert.Equal(t, uint64(6), f.Seed)
 	assert.Equal(t, 22, f.OriginalSteps)
 	require.Len(t, f.Plan.Bursts, 1)

@@ -297,8 +297,8 @@ func b2i(b bool) int {
 }
 
 // File makes the plan file of a result.
-func (r *Result) File(specPath, target, baseURL, sync string) *File {
-	f := &File{Version: FileVersion, Spec: specPath, Target: target, BaseURL: baseURL, Sync: sync, Seed: r.Seed,
+func (r *Result) File(specPath, specName, baseURL, sync string) *File {
+	f := &File{Version: FileVersion, Spec: specPath, SpecName: specName, BaseURL: baseURL, Sync: sync, Seed: r.Seed,
 		OriginalSteps: r.Original.Len(), Plan: clonePlan(r.Shrink.Plan), Reproduction: r.Measured,
 		Finding: r.Finding, Created: time.Now().UTC().Truncate(time.Second)}
 	return f
@@ -329,11 +329,11 @@ func safeName(s string) string {
 	return b.String()
 }
 
-// LoadSaved reads the saved plans of target in dir, newest first. A missing
+// LoadSaved reads the saved plans of the spec named specName in dir, newest first. A missing
 // dir is no saved plans; an unreadable file is reported and skipped, so one
 // bad file does not stop a fuzz.
-func LoadSaved(dir, target string) (saved []SavedPlan, problems []error) {
-	matches, _ := filepath.Glob(filepath.Join(dir, safeName(target)+"-*.json"))
+func LoadSaved(dir, specName string) (saved []SavedPlan, problems []error) {
+	matches, _ := filepath.Glob(filepath.Join(dir, safeName(specName)+"-*.json"))
 	type entry struct {
 		f    *File
 		path string
@@ -346,7 +346,7 @@ func LoadSaved(dir, target string) (saved []SavedPlan, problems []error) {
 			problems = append(problems, err)
 			continue
 		}
-		if f.Target != target {
+		if f.SpecName != specName {
 			continue
 		}
 		var mod time.Time

@@ -138,7 +138,7 @@ func VerifyIsolation(t TB, handler http.Handler, s *spec.Spec, opts ...Option) *
 // which request, how the plan shrank, how often it reproduces, and the plan.
 func Report(res *Result, f *File, savedAt string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "crosstalk: %s leaks across users", f.Target)
+	fmt.Fprintf(&b, "crosstalk: %s leaks across users", f.SpecName)
 	if fd := res.Finding; fd != nil {
 		fmt.Fprintf(&b, ": %s was shown %s's %s data through %s %s (%s marker %q in the %s)",
 			fd.Viewer, fd.Owner, fd.Data, fd.Request, fd.Path, fd.Kind, fd.Marker, fd.Where)

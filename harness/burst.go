@@ -201,7 +201,7 @@ func (e *execution) build(ctx context.Context, sh *shot) error {
 	return nil
 }
 
-// DefaultSettle is the [Options.Settle] that plan replays use. On the
+// DefaultSettle is the [FixtureOptions.Settle] that plan replays use. On the
 // built-in webmail's two-step lastlogin plan, with the target on the same two
 // cores, bursts fired back to back reproduced about half the time and bursts
 // a millisecond apart about 70% of the time (fuzz/README.md has the runs). A
@@ -209,7 +209,7 @@ func (e *execution) build(ctx context.Context, sh *shot) error {
 // costs, and it is no help to run, which wants throughput.
 const DefaultSettle = time.Millisecond
 
-// SetupSettle is the quiet time a [Target] keeps between its setup and its
+// SetupSettle is the quiet time a [Fixture] keeps between its setup and its
 // first burst, when it settles at all. Right after the logins and baselines,
 // the two-step lastlogin plan reproduced in 31–50% of its first ten runs and
 // in about 80% of the later ones; after 50–300 ms without traffic, the first
@@ -220,8 +220,8 @@ const DefaultSettle = time.Millisecond
 // the figures are not.
 const SetupSettle = 100 * time.Millisecond
 
-// settle waits out [Options.Settle] since the previous burst, or since the
-// end of a Target's setup plus [SetupSettle]. It reports false if ctx ended
+// settle waits out [FixtureOptions.Settle] since the previous burst, or since the
+// end of a fixture's setup plus [SetupSettle]. It reports false if ctx ended
 // during the wait.
 func (e *execution) settle(ctx context.Context) bool {
 	if e.f.opts.Settle <= 0 {

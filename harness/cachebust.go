@@ -11,7 +11,7 @@ import (
 // A cache in front of a target hides the target from a burst: after the
 // first request of a URL, the others are answered from the cache, and a
 // microcache with request coalescing leaks only when several users ask for a
-// URL that is being computed right then. [Options.CacheBust] makes every
+// URL that is being computed right then. [FixtureOptions.CacheBust] makes every
 // burst such a moment: each GET read of burst n carries the same fresh query
 // parameter, so every user of the burst misses the cache together, and the
 // URL is still the same for all of them. A correct cache keeps them apart by

@@ -49,7 +49,7 @@ func (e *execution) emit(rec Record) error {
 func (e *execution) header() error {
 	e.headerSent = true
 	f := e.f
-	h := &Header{Spec: f.spec.Name, SpecFile: f.spec.File, Target: f.base.String(), Sync: f.opts.Sync, SyncReason: f.syncReason,
+	h := &Header{Spec: f.spec.Name, SpecFile: f.spec.File, BaseURL: f.base.String(), Sync: f.opts.Sync, SyncReason: f.syncReason,
 		Users: f.users, Started: e.start, Markers: map[oracle.Kind]int{},
 		Duration: e.budget.Duration, MaxRequests: e.budget.MaxRequests, BurstSize: f.opts.BurstSize}
 	for _, q := range f.spec.Requests {
@@ -102,7 +102,7 @@ func (e *execution) finish(setupErr error) (*Outcome, error) {
 			return o, fmt.Errorf("writing the result stream: %w", err)
 		}
 	}
-	if err := e.emit(Record{Type: RecordVerdict, Verdict: o}); err != nil {
+	if err := e.emit(Record{Type: RecordVerdict, Outcome: o}); err != nil {
 		return o, fmt.Errorf("writing the result stream: %w", err)
 	}
 	return o, nil

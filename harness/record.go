@@ -33,15 +33,19 @@ type Record struct {
 	Burst    *BurstSummary `json:"burst,omitempty"`
 	Finding  *Finding      `json:"finding,omitempty"`
 	Exchange *Exchange     `json:"exchange,omitempty"`
-	Verdict  *Outcome      `json:"verdict,omitempty"`
+	// Outcome closes the stream; its line is tagged "verdict", the word
+	// users read.
+	Outcome *Outcome `json:"verdict,omitempty"`
 }
 
 // Header opens a stream: what was tested, how and with what.
 type Header struct {
 	Spec     string `json:"spec"`
 	SpecFile string `json:"spec_file,omitempty"`
-	Target   string `json:"target"`
-	Sync     string `json:"sync"`
+	// BaseURL is the URL the target was reached at. Its tag is the one
+	// streams have always had.
+	BaseURL string `json:"target"`
+	Sync    string `json:"sync"`
 	// SyncReason says how the strategy was chosen, when -sync auto chose it.
 	SyncReason string    `json:"sync_reason,omitempty"`
 	Users      []string  `json:"users"`

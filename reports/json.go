@@ -98,7 +98,7 @@ func JSON(w io.Writer, s Summary) error {
 		Findings: make([]jsonFinding, 0, len(s.Groups)),
 	}
 	if h := s.Header; h != nil {
-		doc.Spec, doc.SpecFile, doc.Target, doc.Sync, doc.Started = h.Spec, h.SpecFile, h.Target, h.Sync, h.Started
+		doc.Spec, doc.SpecFile, doc.Target, doc.Sync, doc.Started = h.Spec, h.SpecFile, h.BaseURL, h.Sync, h.Started
 	}
 	if o := s.Outcome; o != nil {
 		doc.Counts.Requests = o.Requests

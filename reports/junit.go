@@ -68,7 +68,7 @@ func JUnit(w io.Writer, s Summary) error {
 			suite.Timestamp = h.Started.UTC().Format(time.RFC3339)
 		}
 		suite.Properties = []junitProperty{
-			{Name: "target", Value: h.Target},
+			{Name: "target", Value: h.BaseURL},
 			{Name: "sync", Value: h.Sync},
 			{Name: "users", Value: strconv.Itoa(len(h.Users))},
 		}

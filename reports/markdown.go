@@ -57,7 +57,7 @@ func mdVerdict(b *strings.Builder, s Summary) {
 	fmt.Fprintf(b, "## %s %s: %s\n\n", icon, word, mdEscape(sentence))
 	if h := s.Header; h != nil {
 		b.WriteString("| | |\n|---|---|\n")
-		fmt.Fprintf(b, "| target | %s |\n", mdCode(h.Target))
+		fmt.Fprintf(b, "| target | %s |\n", mdCode(h.BaseURL))
 		spec := mdEscape(orDefault(h.Spec, "(unnamed)"))
 		if h.SpecFile != "" {
 			spec += " (" + mdCode(h.SpecFile) + ")"

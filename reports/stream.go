@@ -157,7 +157,7 @@ func parseLine(line []byte) (rec harness.Record, skip bool, err error) {
 	case harness.RecordExchange:
 		missing = rec.Exchange == nil
 	case harness.RecordVerdict:
-		missing = rec.Verdict == nil
+		missing = rec.Outcome == nil
 	}
 	if missing {
 		return rec, false, fmt.Errorf("%s record has no %q field", rec.Type, string(rec.Type))

@@ -22,7 +22,7 @@ func sampleRecords() []harness.Record {
 	start := time.Date(2025, 3, 14, 9, 0, 0, 123456789, time.UTC)
 	return []harness.Record{
 		{Type: harness.RecordHeader, Header: &harness.Header{
-			Spec: "webmail", Target: "http://127.0.0.1:8080", Sync: "barrier", Users: []string{"u1", "u2"},
+			Spec: "webmail", BaseURL: "http://127.0.0.1:8080", Sync: "barrier", Users: []string{"u1", "u2"},
 			Started: start, Requests: []harness.RequestInfo{{Name: "inbox", Data: "mail"}},
 			Markers: map[oracle.Kind]int{oracle.Canary: 2}, BurstSize: 2,
 		}},
@@ -37,7 +37,7 @@ func sampleRecords() []harness.Record {
 		}},
 		{Type: harness.RecordBurst, Burst: &harness.BurstSummary{Burst: 0, Steps: 2, Users: []string{"u1", "u2"},
 			Release: start, ReleaseSkew: 12 * time.Microsecond, Findings: 1}},
-		{Type: harness.RecordVerdict, Verdict: &harness.Outcome{Verdict: harness.Leak, Reason: "1 leak", Requests: 2, Bursts: 1, Findings: 1, Elapsed: time.Second}},
+		{Type: harness.RecordVerdict, Outcome: &harness.Outcome{Verdict: harness.Leak, Reason: "1 leak", Requests: 2, Bursts: 1, Findings: 1, Elapsed: time.Second}},
 	}
 }
 
@@ -98,7 +98,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestEncoderReportsWriteError(t *testing.T) {
-	err := NewEncoder(failingWriter{}).Encode(harness.Record{Type: harness.RecordVerdict, Verdict: &harness.Outcome{}})
+	err := NewEncoder(failingWriter{}).Encode(harness.Record{Type: harness.RecordVerdict, Outcome: &harness.Outcome{}})
 	require.ErrorContains(t, err, "disk full")
 }
 
@@ -162,14 +162,14 @@ func TestDecoderSkipsUnknownTypesAndBlankLines(t *testing.T) {
 	assert.Equal(t, harness.RecordHeader, recs[0].Type)
 	assert.Equal(t, "s", recs[0].Header.Spec)
 	assert.Equal(t, harness.RecordVerdict, recs[1].Type)
-	assert.Equal(t, harness.Isolated, recs[1].Verdict.Verdict)
+	assert.Equal(t, harness.Isolated, recs[1].Outcome.Verdict)
 }
 
 func TestDecoderReadsLongLines(t *testing.T) {
 	excerpt := strings.Repeat("e", 17<<20)
 	data := encodeAll(t, []harness.Record{
 		{Type: harness.RecordFinding, Finding: &harness.Finding{Viewer: "a", Owner: "b", Match: oracle.Match{Excerpt: excerpt}}},
-		{Type: harness.RecordVerdict, Verdict: &harness.Outcome{Verdict: harness.Leak}},
+		{Type: harness.RecordVerdict, Outcome: &harness.Outcome{Verdict: harness.Leak}},
 	})
 	recs, err := ReadAll(bytes.NewReader(data))
 	require.NoError(t, err)

@@ -98,9 +98,9 @@ func Summarize(records []harness.Record) Summary {
 				h := *r.Header
 				s.Header = &h
 			}
-		case r.Type == harness.RecordVerdict && r.Verdict != nil:
+		case r.Type == harness.RecordVerdict && r.Outcome != nil:
 			if s.Outcome == nil {
-				o := *r.Verdict
+				o := *r.Outcome
 				s.Outcome = &o
 			}
 		case r.Type == harness.RecordBurst && r.Burst != nil:

@@ -22,7 +22,7 @@ func finding(viewer, owner, data, marker string, burst, step int) harness.Record
 }
 
 func verdict(v harness.Verdict, findings int) harness.Record {
-	return harness.Record{Type: harness.RecordVerdict, Verdict: &harness.Outcome{Verdict: v, Findings: findings, Reason: "because"}}
+	return harness.Record{Type: harness.RecordVerdict, Outcome: &harness.Outcome{Verdict: v, Findings: findings, Reason: "because"}}
 }
 
 func render(t *testing.T, r Reporter, s Summary) string {

@@ -83,7 +83,7 @@ func textVerdict(b *strings.Builder, s Summary) {
 	word, sentence := headline(s)
 	fmt.Fprintf(b, "%s: %s\n", word, sentence)
 	if h := s.Header; h != nil {
-		fmt.Fprintf(b, "  target: %s\n", clean(orDefault(h.Target, "(not recorded)")))
+		fmt.Fprintf(b, "  target: %s\n", clean(orDefault(h.BaseURL, "(not recorded)")))
 		spec := clean(orDefault(h.Spec, "(unnamed)"))
 		if h.SpecFile != "" {
 			spec += " (" + clean(h.SpecFile) + ")"

@@ -58,10 +58,10 @@ func TestTextNumbersLongColumnNames(t *testing.T) {
 func TestHostileTextIsNeutralised(t *testing.T) {
 	evil := "x\x1b]0;pwned\x07\x1b[2J<script>|`*_[a](b)\n"
 	recs := []harness.Record{
-		{Type: harness.RecordHeader, Header: &harness.Header{Spec: evil, Target: evil, Sync: evil}},
+		{Type: harness.RecordHeader, Header: &harness.Header{Spec: evil, BaseURL: evil, Sync: evil}},
 		{Type: harness.RecordFinding, Finding: &harness.Finding{Viewer: evil, Owner: "o\r\n", Data: evil, Request: evil, Path: evil,
 			Match: oracle.Match{Kind: oracle.Kind(evil), Label: evil, Marker: evil, Where: evil, Encoding: evil, Excerpt: evil}}},
-		{Type: harness.RecordVerdict, Verdict: &harness.Outcome{Verdict: harness.Leak, Reason: evil, LoginFailures: []string{evil}}},
+		{Type: harness.RecordVerdict, Outcome: &harness.Outcome{Verdict: harness.Leak, Reason: evil, LoginFailures: []string{evil}}},
 	}
 	s := Summarize(recs)
 	for name, r := range reporters {
@@ -100,7 +100,7 @@ func TestJUnitShape(t *testing.T) {
 			if c.findings {
 				recs = append(recs, finding("b", "a", "mail", "x", 0, 0))
 			}
-			recs = append(recs, harness.Record{Type: harness.RecordVerdict, Verdict: &harness.Outcome{
+			recs = append(recs, harness.Record{Type: harness.RecordVerdict, Outcome: &harness.Outcome{
 				Verdict: c.verdict, Reason: "the reason", Elapsed: 1500 * time.Millisecond}})
 			out := render(t, JUnit, Summarize(recs))
 			var doc junitSuites

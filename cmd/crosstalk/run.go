@@ -159,7 +159,7 @@ func verdictCode(records []harness.Record) int { return verdictOf(records).ExitC
 
 func verdictOf(records []harness.Record) harness.Verdict {
 	for i := len(records) - 1; i >= 0; i-- {
-		if v := records[i].Verdict; v != nil {
+		if v := records[i].Outcome; v != nil {
 			return v.Verdict
 		}
 	}

@@ -23,7 +23,7 @@ var t0 = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
 
 func header(spec, target, sync string, us []string) harness.Header {
 	return harness.Header{
-		Spec: spec, SpecFile: "specs/" + spec + ".yaml", Target: target, Sync: sync, Users: us, Started: t0,
+		Spec: spec, SpecFile: "specs/" + spec + ".yaml", BaseURL: target, Sync: sync, Users: us, Started: t0,
 		Requests:    []harness.RequestInfo{{Name: "inbox", Data: "mail"}, {Name: "message", Data: "mail"}, {Name: "attachment", Data: "attachment"}, {Name: "profile", Data: "profile"}},
 		Markers:     map[oracle.Kind]int{oracle.Canary: 16, oracle.Identity: 24, oracle.Learned: 37, oracle.Static: 8},
 		MaxRequests: 384, BurstSize: 8,
@@ -161,7 +161,7 @@ func leak() error {
 	fs := findings()
 	body, reqs, errs := run(rng, users, 48, fs, true, nil, 2)
 	recs := append([]harness.Record{{Type: harness.RecordHeader, Header: &h}}, body...)
-	recs = append(recs, harness.Record{Type: harness.RecordVerdict, Verdict: &harness.Outcome{
+	recs = append(recs, harness.Record{Type: harness.RecordVerdict, Outcome: &harness.Outcome{
 		Verdict: harness.Leak, Reason: fmt.Sprintf("%d responses carried another user's data", len(fs)),
 		Requests: reqs, Errors: errs, Bursts: 48, Findings: len(fs), Elapsed: 2134 * time.Millisecond,
 	}})
@@ -173,7 +173,7 @@ func isolated() error {
 	h := header("webmail-fixed", "https://127.0.0.1:41874", "h2", users)
 	body, reqs, errs := run(rng, users, 48, nil, false, map[int]int{17: 1}, 0)
 	recs := append([]harness.Record{{Type: harness.RecordHeader, Header: &h}}, body...)
-	recs = append(recs, harness.Record{Type: harness.RecordVerdict, Verdict: &harness.Outcome{
+	recs = append(recs, harness.Record{Type: harness.RecordVerdict, Outcome: &harness.Outcome{
 		Verdict: harness.Isolated, Reason: "the whole budget ran with 1 error and no response carried another user's data",
 		Requests: reqs, Errors: errs, Bursts: 48, Elapsed: 1870 * time.Millisecond,
 	}})
@@ -188,7 +188,7 @@ func inconclusive() error {
 	ok := []string{"alice", "bob", "dave", "erin", "heidi"}
 	body, reqs, errs := run(rng, ok, 12, nil, true, map[int]int{2: 3, 5: 2, 9: 4}, 0)
 	recs := append([]harness.Record{{Type: harness.RecordHeader, Header: &h}}, body...)
-	recs = append(recs, harness.Record{Type: harness.RecordVerdict, Verdict: &harness.Outcome{
+	recs = append(recs, harness.Record{Type: harness.RecordVerdict, Outcome: &harness.Outcome{
 		Verdict: harness.Inconclusive, Reason: "3 of 8 users could not log in, so the run cannot vouch for isolation",
 		Requests: reqs, Errors: errs, Bursts: 12, Elapsed: 30 * time.Second, CutShort: true,
 		LoginFailures: []string{
