@@ -14,7 +14,7 @@ import (
 // ns/op is the whole burst, release to last reply; spread-µs is the median
 // server arrival spread over the bursts fired.
 func BenchmarkBurst(b *testing.B) {
-	for _, name := range []string{SyncBarrier, SyncLastByte, SyncH2} {
+	for _, name := range Strategies() {
 		for _, n := range []int{2, 20} {
 			b.Run(fmt.Sprintf("%s/N=%d", name, n), func(b *testing.B) {
 				_, base := startRecorder(b, false)

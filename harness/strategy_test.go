@@ -106,7 +106,7 @@ func stageOn(d *wire.Dialer, base *url.URL, conns []*wire.Conn) []*shot {
 }
 
 func TestEveryStrategyDeliversEveryRequestIntact(t *testing.T) {
-	for _, name := range []string{SyncBarrier, SyncLastByte, SyncH2} {
+	for _, name := range Strategies() {
 		for _, useTLS := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/tls=%v", name, useTLS), func(t *testing.T) {
 				rc, base := startRecorder(t, useTLS)
@@ -290,4 +290,20 @@ func TestPickStrategy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// auto calibrates every strategy of the list, from last to first, so that
+// a tie goes to the single packet.
+func TestAutoCandidatesAreTheListReversed(t *testing.T) {
+	var names []string
+	for _, st := range autoCandidates() {
+		names = append(names, st.name)
+	}
+	assert.Equal(t, SyncH2, names[0], "ties go to the single packet")
+	assert.ElementsMatch(t, Strategies(), names)
+	assert.Equal(t, append(Strategies(), SyncAuto), SyncNames())
+	for _, n := range Strategies() {
+		assert.NotNil(t, strategyNamed(n), n)
+	}
+	assert.Nil(t, strategyNamed(SyncAuto), "auto is a choice, not a strategy")
 }

@@ -150,7 +150,7 @@ func benchSpec(users int) (*spec.Spec, error) {
 	return s, nil
 }
 
-var benchStrategies = []string{harness.SyncBarrier, harness.SyncLastByte, harness.SyncH2}
+var benchStrategies = harness.Strategies()
 
 const naive = "naive (own client per request, no barrier)"
 
