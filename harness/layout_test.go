@@ -10,13 +10,16 @@ import (
 	"go/token"
 	"go/types"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,6 +30,24 @@ import (
 // variable or constant, and also a method or a struct field. The pairs are
 // sorted, each as "a.go↔b.go".
 func filePairs(t *testing.T, dir string) []string {
+	t.Helper()
+	uses := map[[2]string]bool{}
+	for _, e := range fileEdges(t, dir) {
+		uses[e] = true
+	}
+	var pairs []string
+	for k := range uses {
+		if k[0] < k[1] && uses[[2]string{k[1], k[0]}] {
+			pairs = append(pairs, k[0]+"↔"+k[1])
+		}
+	}
+	sort.Strings(pairs)
+	return pairs
+}
+
+// fileEdges lists, sorted, every (a, b) such that file a uses a name
+// declared in file b, as filePairs counts them.
+func fileEdges(t *testing.T, dir string) [][2]string {
 	t.Helper()
 	fset := token.NewFileSet()
 	entries, err := os.ReadDir(dir)
@@ -74,14 +95,17 @@ func filePairs(t *testing.T, dir string) []string {
 		// declarations passed through.
 		note(sel.Pos(), s.Obj())
 	}
-	var pairs []string
+	var edges [][2]string
 	for k := range uses {
-		if k[0] < k[1] && uses[[2]string{k[1], k[0]}] {
-			pairs = append(pairs, k[0]+"↔"+k[1])
-		}
+		edges = append(edges, k)
 	}
-	sort.Strings(pairs)
-	return pairs
+	sort.Slice(edges, func(i, j int) bool {
+		if edges[i][0] != edges[j][0] {
+			return edges[i][0] < edges[j][0]
+		}
+		return edges[i][1] < edges[j][1]
+	})
+	return edges
 }
 
 // exportData maps every package the package in dir imports, directly or
@@ -110,4 +134,50 @@ func exportData(t *testing.T, dir string) map[string]string {
 func TestNoTwoFilesUseEachOthersNames(t *testing.T) {
 	pairs := filePairs(t, ".")
 	require.Empty(t, pairs, "files of harness/ that use each other's names: %d pairs", len(pairs))
+	// Nor do longer rings: the files can be read in one order.
+	assert.Empty(t, fileCycle(fileEdges(t, ".")), "files of harness/ that use each other's names in a ring")
+}
+
+// fileCycle returns one ring of files that use each other's names, a → b →
+// … → a, or nil when there is none.
+func fileCycle(edges [][2]string) []string {
+	next := map[string][]string{}
+	for _, e := range edges {
+		next[e[0]] = append(next[e[0]], e[1])
+	}
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var ring []string
+	var visit func(string) bool
+	visit = func(f string) bool {
+		state[f] = open
+		path = append(path, f)
+		for _, g := range next[f] {
+			switch state[g] {
+			case open:
+				i := slices.Index(path, g)
+				ring = append(slices.Clone(path[i:]), g)
+				return true
+			case unseen:
+				if visit(g) {
+					return true
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[f] = done
+		return false
+	}
+	files := slices.Sorted(maps.Keys(next))
+	for _, f := range files {
+		if state[f] == unseen && visit(f) {
+			return ring
+		}
+	}
+	return nil
 }
