@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -105,31 +104,18 @@ func machine() string {
 // benchTarget is a webmail served on loopback, speaking HTTP/1.1 and h2c.
 type benchTarget struct {
 	url string
-	hs  *http.Server
-	ln  net.Listener
-	wg  sync.WaitGroup
+	srv *webmail.Server
 }
 
 func startTarget(o webmail.Options) (*benchTarget, error) {
-	srv, err := webmail.New(o)
+	srv, err := webmail.Start("", o)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	t := &benchTarget{url: "http://" + ln.Addr().String(), ln: ln,
-		hs: &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, Protocols: withH2C()}}
-	t.wg.Add(1)
-	go func() { defer t.wg.Done(); _ = t.hs.Serve(ln) }()
-	return t, nil
+	return &benchTarget{url: srv.URL(), srv: srv}, nil
 }
 
-func (t *benchTarget) close() {
-	_ = t.hs.Close()
-	t.wg.Wait()
-}
+func (t *benchTarget) close() { _ = t.srv.Stop() }
 
 // benchSpec is the webmail spec for users accounts, firing /profile only:
 // the page of the last-login bug, so every strategy and the naive baseline
