@@ -33,7 +33,9 @@ Examples:
 func runBench(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "bench", benchUsage)
 	cfg := bench.Defaults()
-	quick := fs.Bool("quick", false, "a fast smoke run: 3 trials, 2s cap, 20s budget, 40 bursts, 1s throughput runs")
+	q := bench.Quick()
+	quick := fs.Bool("quick", false, fmt.Sprintf("a fast smoke run: %d trials, %s cap, %s budget, %d bursts, %s throughput runs",
+		q.Trials, q.Cap, q.Budget, q.Bursts, q.HeyTime))
 	fs.IntVar(&cfg.Trials, "trials", cfg.Trials, "trials per time-to-first-leak cell (the median is reported)")
 	fs.DurationVar(&cfg.Cap, "cap", cfg.Cap, "cap per time-to-first-leak trial; a capped trial is a lower bound")
 	fs.DurationVar(&cfg.Budget, "budget", cfg.Budget, "total time for the time-to-first-leak section")

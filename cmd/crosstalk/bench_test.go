@@ -45,4 +45,9 @@ func TestBenchQuickPrintsTheWholeTable(t *testing.T) {
 	}
 	assert.Regexp(t, regexp.MustCompile(`\| h2 \| \d+ µs / \d+ µs \| \d+ µs / \d+ µs \|`), r.stdout)
 	assert.Regexp(t, `\| 200ns \|`, r.stdout)
+	// Flags given with -quick win over its sizes.
+	assert.Contains(t, r.stdout, "(10 bursts each,")
+	assert.Contains(t, r.stdout, "median of up to 2 back-to-back trials")
+	assert.Contains(t, r.stdout, "cap 1s per trial, 6s for the section")
+	assert.Contains(t, r.stdout, "300ms each")
 }
