@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/targets/webmail"
 )
 
@@ -39,6 +40,19 @@ func TestBenchMedianCountsCappedTrialsAsLowerBounds(t *testing.T) {
 	assert.Equal(t, "10.0×", Speedup(exact(10*s), []Median{exact(2 * s), exact(1 * s)}))
 	assert.Equal(t, "≥ 30.0×", Speedup(capped(30*s), []Median{exact(1 * s)}))
 	assert.Contains(t, Speedup(capped(30*s), []Median{capped(30 * s)}), "n/a")
+}
+
+func TestMedianTakesTheStreamsRank(t *testing.T) {
+	for n := 1; n <= 12; n++ {
+		var ts []Trial
+		var ds []time.Duration
+		for i := range n {
+			d := time.Duration((i*7)%n+1) * time.Millisecond
+			ts = append(ts, Trial{D: d})
+			ds = append(ds, d)
+		}
+		assert.Equal(t, harness.Percentiles(ds, 50)[0], MedianOf(ts, n).D, "n=%d", n)
+	}
 }
 
 // A cell ends at its planned trials, once more than half are capped (the

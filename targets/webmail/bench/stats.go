@@ -13,7 +13,8 @@ type Trial struct {
 	Capped bool
 }
 
-// Median is the nearest-rank (lower) median of a cell's trials.
+// Median is the nearest-rank (lower) median of a cell's trials: the rank
+// harness.Percentiles takes for p50, so the bench and the stream agree.
 type Median struct {
 	Trial
 	// Exact is false when the median is only a lower bound: a capped trial
