@@ -40,6 +40,8 @@ func TestBenchMedianCountsCappedTrialsAsLowerBounds(t *testing.T) {
 	assert.Equal(t, "10.0×", Speedup(exact(10*s), []Median{exact(2 * s), exact(1 * s)}))
 	assert.Equal(t, "≥ 30.0×", Speedup(capped(30*s), []Median{exact(1 * s)}))
 	assert.Contains(t, Speedup(capped(30*s), []Median{capped(30 * s)}), "n/a")
+	assert.Equal(t, "2.0×", Speedup(exact(2*s), []Median{exact(1 * s), capped(s / 10)}),
+		"a capped strategy with a smaller figure did not find the leak; the one that did is the best")
 }
 
 func TestMedianTakesTheStreamsRank(t *testing.T) {
