@@ -31,6 +31,7 @@
 //
 //	options.go           FixtureOptions (setup) and Budget (one execution); checks
 //	fixture.go           Fixture: what the setup made, and which sessions are whose
+//	credentials.go       a user's credentials, for clients outside the harness
 //	setup.go             NewFixture: logins, seeds, baselines, markers, the oracle
 //	sessions.go          one user's session: credentials, templates, extraction
 //	actions.go           plan actions: writes and their grants, logins, logouts

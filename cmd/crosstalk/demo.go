@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -91,23 +89,11 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 // demoRun serves the webmail with bug on loopback, runs the harness against it
 // and writes the stream and the text report beside stem.
 func demoRun(ctx context.Context, e *env, bug webmail.Bug, users int, work time.Duration, opts harness.Options, stem string) ([]harness.Record, error) {
-	srv, err := webmail.New(webmail.Options{Bug: bug, Users: users, Work: work, Seed: 2008})
+	srv, err := webmail.Start("", webmail.Options{Bug: bug, Users: users, Work: work, Seed: 2008})
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("cannot listen on loopback: %w", err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = hs.Shutdown(sctx)
-		cancel()
-		<-errc
-	}()
+	defer func() { _ = srv.Stop() }()
 
 	s, err := spec.Parse("webmail.yaml", webmail.SpecYAML)
 	if err != nil {
@@ -120,7 +106,7 @@ func demoRun(ctx context.Context, e *env, bug webmail.Bug, users int, work time.
 			return nil, fmt.Errorf("built-in spec: %w", err)
 		}
 	}
-	opts.BaseURL = "http://" + ln.Addr().String()
+	opts.BaseURL = srv.URL()
 	fmt.Fprintf(e.stdout, "webmail with bug %q on %s: firing %d requests in bursts of %d users...\n", bug, opts.BaseURL, opts.MaxRequests, min(8, users))
 	records, err := execute(ctx, e, s, opts, stem+".jsonl")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crosstalk/crosstalk/harness/spec"
+	"github.com/crosstalk/crosstalk/targets/webmail"
 )
 
 // The README's spec example must stay a spec the loader accepts.
@@ -23,4 +24,32 @@ func TestReadmeSpecExampleLoads(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, s.Resolved, 8)
 	require.Equal(t, "pw-user3", s.Resolved[2].Password)
+}
+
+// The README's bug zoo table lists every variant, in the order of the table
+// behind webmail.Bugs.
+func TestReadmeBugZooListsEveryBug(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)## The bug zoo\n.*?\\| bug \\|[^\n]*\n\\|[-|]+\\|\n(.*?)\n\n").FindSubmatch(readme)
+	require.NotNil(t, m, "README has a table under '## The bug zoo'")
+	var got []string
+	for _, row := range regexp.MustCompile("(?m)^\\| `([a-z]+)` \\|").FindAllSubmatch(m[1], -1) {
+		got = append(got, string(row[1]))
+	}
+	var want []string
+	for _, b := range webmail.Bugs() {
+		want = append(want, string(b))
+	}
+	require.Equal(t, want, got)
+}
+
+// serve -h shows every variant with what it does.
+func TestServeHelpListsEveryBug(t *testing.T) {
+	r := crosstalk(t, "serve", "-h")
+	require.Equal(t, 0, r.code)
+	for _, b := range webmail.Bugs() {
+		require.Regexp(t, `(?m)^  `+string(b)+` +`+regexp.QuoteMeta(b.Description())+`$`, r.stderr)
+	}
+	require.Contains(t, r.stderr, "Examples:")
 }

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -27,8 +24,19 @@ Examples:
   crosstalk serve -bug lastlogin -work 200ns -arrival
 `
 
+// serveHelp is the usage with every bug variant and what it does.
+func serveHelp() string {
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(serveUsage, "\n"))
+	b.WriteString("\n\nBugs (-bug):\n")
+	for _, bug := range webmail.Bugs() {
+		fmt.Fprintf(&b, "  %-12s %s\n", bug, bug.Description())
+	}
+	return b.String()
+}
+
 func runServe(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "serve", serveUsage)
+	fs := newFlagSet(e, "serve", serveHelp())
 	var (
 		bug, addr string
 		users     int
@@ -51,38 +59,15 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
-	srv, err := webmail.New(webmail.Options{Bug: b, Users: users, Work: work, ReportArrival: arrival})
+	srv, err := webmail.Start(addr, webmail.Options{Bug: b, Users: users, Work: work, ReportArrival: arrival})
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return usageErr(e, "cannot listen on %s: %v", addr, err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, Protocols: withH2C()}
-	fmt.Fprintf(e.stderr, "webmail (bug %s, %d users, work %v) listening on http://%s — Ctrl-C stops it\n", b, users, work, ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = hs.Shutdown(sctx)
-		cancel()
-		<-errc
-	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	fmt.Fprintf(e.stderr, "webmail (bug %s, %d users, work %v) listening on %s — Ctrl-C stops it\n", b, users, work, srv.URL())
+	<-ctx.Done()
+	if err := srv.Stop(); err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: serve: %v\n", err)
 		return 1
 	}
 	return 0
-}
-
-// withH2C accepts HTTP/2 with prior knowledge (h2c) next to HTTP/1.1, so that
-// "-sync h2" and its single-packet bursts work against the built-in webmail.
-func withH2C() *http.Protocols {
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	return &p
 }

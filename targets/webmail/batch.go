@@ -19,7 +19,7 @@ func (s *Server) batchJSON(w http.ResponseWriter, r *http.Request, ss *session) 
 		return
 	}
 	var body []byte
-	if s.bug == BugLoopVar {
+	if s.batcher != nil {
 		if body = s.coalesceBatch(r, ss.v.acct, ids); body == nil {
 			return // the client went away
 		}

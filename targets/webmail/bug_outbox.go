@@ -22,9 +22,6 @@ import (
 // as the request whose state escapes.
 const BugOutbox Bug = "outbox"
 
-// outboxDescription is the one-line help text of [BugOutbox].
-const outboxDescription = "a \"Sending…\" banner on the inbox kept in one slot for all users: reads during another user's send show that mail"
-
 // outboxNote is the mail being sent, as the banner shows it.
 type outboxNote struct {
 	subject, body string

@@ -1,8 +1,10 @@
 package webmail
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -12,52 +14,99 @@ import (
 //
 //   - Server.front, the middleware every request passes (cachekey,
 //     microcache, pool, conndesync, outbox);
-//   - [Server.sessionID], where a login names its session (sessionmix);
-//   - [Server.submit], where sent mail is handed over for delivery
+//   - Server.newID, where a login names its session (sessionmix);
+//   - Server.submit, where sent mail is handed over for delivery
 //     (afterreturn);
-//   - [Server.batchJSON], the batch endpoint (loopvar).
+//   - Server.batcher, which the batch endpoint hands its work to (loopvar).
+//
+// lastlogin is the exception that proves the rule: the 2008 defect is a line
+// in the /profile handler itself, because that is where it was.
 
-// installBug wires the state and middleware of the server's bug variant.
-// It runs in New, before the server is shared.
-func (s *Server) installBug() {
-	switch s.bug {
-	case BugCacheKey:
+// bugs is the one list of variants: its order is the order of [Bugs], help
+// text and tests. Adding a variant is a row here and a bug_<name>.go file
+// with its constant, doc comment and install function.
+var bugs = []struct {
+	bug         Bug
+	description string
+	// install wires the variant's state and hooks into a new server. It
+	// runs in New, before the server is shared; nil installs nothing.
+	install func(*Server)
+}{
+	{BugNone, "no defect: every page is rendered for the user who asked", nil},
+	{BugLastLogin, "the 2008 \"last login\" bug: /profile renders from a user shared by all requests", nil},
+	{BugCacheKey, "a page cache keyed on the URL alone: the first user's page is served to everyone", func(s *Server) {
 		s.cache = &urlCache{entries: map[string]urlCacheEntry{}}
 		s.front = s.serveURLCached
-	case BugMicrocache:
+	}},
+	{BugMicrocache, "a 1 s microcache whose request coalescing ignores the session: only concurrent requests leak", func(s *Server) {
 		s.micro = &microcache{entries: map[string]microEntry{}, flight: map[string]*microCall{}}
 		s.front = s.serveMicrocached
-	case BugPool:
+	}},
+	{BugPool, "a sync.Pool page buffer put back before the page is written", func(s *Server) {
 		s.bufs = newPageBufPool()
 		s.front = s.servePooled
-	case BugConnDesync:
+	}},
+	{BugConnDesync, "a backend connection pooled again after a client cancel, its reply unread", func(s *Server) {
 		s.backend = &freeList[backendConn]{max: backendMaxIdle}
 		s.front = s.serveViaBackend
-	case BugAfterReturn:
+	}},
+	{BugSessionMix, "session ids from a coarse clock and a racy counter collide under concurrent logins", func(s *Server) {
+		s.newID = s.clockCounterID
+	}},
+	{BugAfterReturn, "sent mail delivered later from a recycled request context: wrong sender and body", func(s *Server) {
 		s.ctxs = &freeList[reqCtx]{max: 64}
-	case BugLoopVar:
+		s.submit = s.submitLater
+	}},
+	{BugLoopVar, "/api/batch dispatch goroutines capture a shared loop variable across users", func(s *Server) {
 		s.batcher = &batchCoalescer{}
-	case BugOutbox:
+	}},
+	{BugOutbox, "a \"Sending…\" banner on the inbox kept in one slot for all users: reads during another user's send show that mail", func(s *Server) {
 		s.front = s.outboxFront()
-	}
+	}},
 }
 
-// sessionID names a new session.
-func (s *Server) sessionID(now time.Time) string {
-	if s.bug == BugSessionMix {
-		return s.clockCounterID(now)
+// Bugs lists the known bugs, for help text and validation.
+func Bugs() []Bug {
+	out := make([]Bug, len(bugs))
+	for i, b := range bugs {
+		out[i] = b.bug
 	}
-	return newSessionID()
+	return out
 }
 
-// submit delivers mail a signed-in user sent. The correct server delivers
-// before it answers, so the sender's next page already shows the effect.
-func (s *Server) submit(rcpt *account, d draft) {
-	if s.bug == BugAfterReturn {
-		s.submitLater(rcpt, d)
-		return
+// Description says in one line what the bug does, for help text.
+func (b Bug) Description() string {
+	for _, r := range bugs {
+		if r.bug == b {
+			return r.description
+		}
 	}
-	s.deliver(rcpt, d)
+	return "unknown bug"
+}
+
+// ParseBug returns the bug named s.
+func ParseBug(s string) (Bug, error) {
+	names := make([]string, len(bugs))
+	for i, r := range bugs {
+		if string(r.bug) == s {
+			return r.bug, nil
+		}
+		names[i] = string(r.bug)
+	}
+	return "", fmt.Errorf("webmail: unknown bug %q (known: %s)", s, strings.Join(names, ", "))
+}
+
+// installBug sets up the correct server's hooks, then lets the server's bug
+// variant replace what it needs.
+func (s *Server) installBug() {
+	s.front = s.route
+	s.newID = func(time.Time) string { return newSessionID() }
+	s.submit = s.deliver
+	for _, r := range bugs {
+		if r.bug == s.bug && r.install != nil {
+			r.install(s)
+		}
+	}
 }
 
 // Close waits for work the server still has in flight after its responses

@@ -89,10 +89,20 @@
 //   - [BugOutbox]: the mail being sent kept in one slot for the whole server
 //     and shown on every inbox meanwhile. Needs a send and reads together.
 //
+// The variants are one table in bugs.go: [Bugs], [Bug.Description],
+// [ParseBug], crosstalk serve's help and the tests all range over it.
+//
 // Every mode is free of data races: shared state a defect misuses is atomic
 // or locked, so `go test -race` lets a test watch the leak happen. Modes
 // with work left after their responses (afterreturn's mail queue) finish it
 // in [Server.Close].
+//
+// # Serving it
+//
+// [Start] serves a new server on loopback (HTTP/1.1 and h2c on one port),
+// [Server.URL] says where, and [Server.Stop] stops it, the way targets/mox
+// and targets/nginx run theirs. A [Server] from [New] is a plain
+// [http.Handler] for a server of the caller's own, such as httptest.
 //
 // With [Options.ReportArrival], every response carries "X-Arrival-Ns", the
 // Unix time in nanoseconds at which the handler was entered, so a client can

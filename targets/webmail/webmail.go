@@ -26,55 +26,6 @@ const (
 	BugLastLogin Bug = "lastlogin"
 )
 
-// Bugs lists the known bugs, for help text and validation. Each variant
-// beyond the first two lives in a file of its own, bug_<name>.go, whose doc
-// comment cites the public incident it models.
-func Bugs() []Bug {
-	return []Bug{BugNone, BugLastLogin, BugCacheKey, BugMicrocache, BugPool, BugConnDesync,
-		BugSessionMix, BugAfterReturn, BugLoopVar, BugOutbox}
-}
-
-// Description says in one line what the bug does, for help text.
-func (b Bug) Description() string {
-	switch b {
-	case BugNone:
-		return "no defect: every page is rendered for the user who asked"
-	case BugLastLogin:
-		return "the 2008 \"last login\" bug: /profile renders from a user shared by all requests"
-	case BugCacheKey:
-		return "a page cache keyed on the URL alone: the first user's page is served to everyone"
-	case BugMicrocache:
-		return "a 1 s microcache whose request coalescing ignores the session: only concurrent requests leak"
-	case BugPool:
-		return "a sync.Pool page buffer put back before the page is written"
-	case BugConnDesync:
-		return "a backend connection pooled again after a client cancel, its reply unread"
-	case BugSessionMix:
-		return "session ids from a coarse clock and a racy counter collide under concurrent logins"
-	case BugAfterReturn:
-		return "sent mail delivered later from a recycled request context: wrong sender and body"
-	case BugLoopVar:
-		return "/api/batch dispatch goroutines capture a shared loop variable across users"
-	case BugOutbox:
-		return outboxDescription
-	}
-	return "unknown bug"
-}
-
-// ParseBug returns the bug named s.
-func ParseBug(s string) (Bug, error) {
-	for _, b := range Bugs() {
-		if string(b) == s {
-			return b, nil
-		}
-	}
-	names := make([]string, 0, len(Bugs()))
-	for _, b := range Bugs() {
-		names = append(names, string(b))
-	}
-	return "", fmt.Errorf("webmail: unknown bug %q (known: %s)", s, strings.Join(names, ", "))
-}
-
 // DefaultWork is realistic busy work for rendering a page: about what a small
 // template costs.
 const DefaultWork = 40 * time.Microsecond
@@ -177,6 +128,12 @@ type Server struct {
 	// front is where ServeHTTP hands a request after the arrival stamp: the
 	// router itself, or the middleware of a bug variant wrapped around it.
 	front http.HandlerFunc
+	// newID names a new session, and submit delivers mail a signed-in user
+	// sent. The correct server delivers before it answers, so the sender's
+	// next page already shows the effect. Bug variants may replace either
+	// (see bugs.go).
+	newID  func(now time.Time) string
+	submit func(rcpt *account, d draft)
 
 	// State of the bug variants, each used only in its own mode (see the
 	// bug_*.go files). The same rule as for current holds: shared state is
@@ -190,6 +147,9 @@ type Server struct {
 	ctxs    *freeList[reqCtx]      // afterreturn
 	async   sync.WaitGroup         // afterreturn: deliveries still queued
 	batcher *batchCoalescer        // loopvar
+
+	// live is set when [Start] serves the server itself.
+	live *listening
 }
 
 // New builds a server with seeded accounts and mailboxes.
@@ -220,7 +180,6 @@ func New(opts Options) (*Server, error) {
 		byEmail:       make(map[string]*account, opts.Users),
 		sessions:      map[string]*session{},
 	}
-	s.front = s.route
 	s.installBug()
 	sd := newSeeder(opts.Seed)
 	names := sd.names(opts.Users)
@@ -469,7 +428,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	a.last = loginRecord{at: now, ip: ip}
 	s.mu.Unlock()
 
-	ss := &session{id: s.sessionID(now), v: &viewer{acct: a, lastHTML: lastLoginHTML(prev)}}
+	ss := &session{id: s.newID(now), v: &viewer{acct: a, lastHTML: lastLoginHTML(prev)}}
 	s.sessMu.Lock()
 	s.sessions[ss.id] = ss
 	a.sids = append(a.sids, ss.id)

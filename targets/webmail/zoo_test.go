@@ -196,6 +196,20 @@ func sendPlan(rounds int) load {
 	return plan("send then read the mailboxes", bs)
 }
 
+// outboxPlan: in every burst one user mails its neighbour while all the
+// others read their inboxes. The sender changes every round.
+func outboxPlan(rounds int) load {
+	var bs []harness.Burst
+	us := users()
+	for i := range rounds {
+		b := readAll("inbox")
+		from := i % len(us)
+		b.Steps[from] = harness.Step{User: us[from], Request: "send", Peer: us[(from+1)%len(us)]}
+		bs = append(bs, b)
+	}
+	return plan("a send among inbox reads", bs)
+}
+
 // sequentialPlan fires n reads, one request per burst, cycling through users
 // and the spec's plain reads.
 func sequentialPlan(n int) load {
@@ -208,13 +222,15 @@ func sequentialPlan(n int) load {
 	return load{name: "one request at a time", opts: harness.Options{Plan: &harness.Plan{Bursts: bs}, Duration: time.Minute, Seed: 11}}
 }
 
-// zoo lists every variant with the load that must find it.
+// zoo lists every variant with the load that must find it;
+// TestZooCoversEveryBug holds it to [webmail.Bugs].
 var zoo = []struct {
 	bug  webmail.Bug
 	load load
 	// concurrent: the sequential baseline (burst 0) must not leak.
 	concurrent bool
 }{
+	{webmail.BugLastLogin, random(6000), true},
 	{webmail.BugCacheKey, random(2000), false},
 	{webmail.BugMicrocache, busted(6000), true},
 	{webmail.BugPool, random(6000), true},
@@ -225,6 +241,19 @@ var zoo = []struct {
 	// already finds the mail delivered from a recycled context.
 	{webmail.BugAfterReturn, sendPlan(20), false},
 	{webmail.BugLoopVar, random(6000), true},
+	{webmail.BugOutbox, outboxPlan(400), true},
+}
+
+// A variant without a load here would be a defect no test shows crosstalk
+// finding.
+func TestZooCoversEveryBug(t *testing.T) {
+	covered := map[webmail.Bug]bool{}
+	for _, z := range zoo {
+		covered[z.bug] = true
+	}
+	for _, b := range webmail.Bugs() {
+		assert.Equal(t, b != webmail.BugNone, covered[b], "%s: every variant but none needs a load in zoo", b)
+	}
 }
 
 func TestZooEveryVariantIsFound(t *testing.T) {
@@ -283,6 +312,7 @@ func TestZooVariantsHideFromTheWrongLoad(t *testing.T) {
 		{webmail.BugPool, sequentialPlan(400)},
 		{webmail.BugConnDesync, random(3000)},
 		{webmail.BugSessionMix, sequentialLoginPlan(4)},
+		{webmail.BugOutbox, random(3000)},
 	} {
 		t.Run(string(c.bug), func(t *testing.T) {
 			requireIsolated(t, c.bug, c.load, run(t, c.bug, c.load))
