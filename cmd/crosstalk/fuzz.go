@@ -13,6 +13,7 @@ import (
 	"github.com/crosstalk/crosstalk/fuzz"
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
+	"github.com/crosstalk/crosstalk/reports"
 )
 
 const fuzzUsage = `
@@ -44,6 +45,7 @@ Examples:
   crosstalk fuzz -target targets/webmail/webmail.yaml
   crosstalk fuzz -target spec.yaml -url http://127.0.0.1:9090 -budget 2m -seed 42
   crosstalk fuzz -target spec.yaml -o leak.json -emit-test service/leak_crosstalk_test.go
+  crosstalk fuzz -target nginx.yaml -cache-bust ctbust   # every burst misses the cache together
   crosstalk replay -plan leak.json -n 50
 
 Exit codes: 0 no leak found within the budget, 1 leak found (plan saved),
@@ -53,7 +55,7 @@ Exit codes: 0 no leak found within the budget, 1 leak found (plan saved),
 func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "fuzz", fuzzUsage)
 	var (
-		target, baseURL, syncName, out, dir, emit, testPkg, testHandler string
+		target, baseURL, syncName, out, dir, emit, testPkg, testHandler, cacheBust string
 		seed                                                            uint64
 		plans, minSteps, maxSteps, measure                              int
 		budget                                                          time.Duration
@@ -74,6 +76,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&testPkg, "test-package", "", "package of the emitted test (default: that of the directory's Go files, else main_test)")
 	fs.StringVar(&testHandler, "test-handler", "crosstalkHandler", "func(testing.TB) http.Handler the emitted test calls; define it in that package")
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks")
+	fs.StringVar(&cacheBust, "cache-bust", "", cacheBustUsage)
 	fs.BoolVar(&verbose, "v", false, "print every shrink candidate")
 	yield := yieldFlag(fs)
 	fs.BoolVar(&cross, "cross-writes", false, "let writes go to other users (restart the target after: the mail stays, the grants do not)")
@@ -97,12 +100,16 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
+	specURL := s.BaseURL
+	if err := pointAt(e, s, baseURL); err != nil {
+		return usageErr(e, "%v", err)
+	}
 	vocab := fuzz.VocabOf(s)
 	if len(vocab.Users) < 2 || len(vocab.Reads) == 0 {
 		return usageErr(e, "fuzz: spec %s needs at least two users and a read request", target)
 	}
 	prio := applyYield(e, *yield)
-	tgt, code := openTarget(ctx, e, s, harness.Options{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
+	tgt, code := openTarget(ctx, e, s, harness.Options{Sync: syncName, Insecure: insecure, CacheBust: cacheBust})
 	if tgt == nil {
 		return code
 	}
@@ -171,7 +178,13 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "search %v, shrink %v, measure %v\n", res.SearchTime.Round(time.Millisecond),
 		res.ShrinkTime.Round(time.Millisecond), res.MeasureTime.Round(time.Millisecond))
-	fmt.Fprintf(e.stdout, "replay it:\n  crosstalk replay -plan %s -n 50\n", out)
+	// replay goes only where the spec or -url says, so the command names
+	// the URL when it is not the spec's.
+	urlArg := ""
+	if !fuzz.SameURL(tgt.BaseURL(), specURL) || strings.Contains(baseURL, "?") {
+		urlArg = " -url " + spec.RedactURL(baseURL)
+	}
+	fmt.Fprintf(e.stdout, "replay it:\n  crosstalk replay -plan %s%s -n 50\n", out, urlArg)
 	if emit != "" {
 		if err := emitTest(f, emit, specPath, testPkg, testHandler); err != nil {
 			// The leak was found and its plan saved: that is still the verdict.
@@ -231,7 +244,7 @@ func emitTest(f *fuzz.File, path, specPath, pkg, handler string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, src, 0o644)
+	return reports.WriteEvidence(path, src)
 }
 
 // packageOf returns the package clause of the Go files in dir: a test file's
