@@ -56,10 +56,10 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "fuzz", fuzzUsage)
 	var (
 		target, baseURL, syncName, out, dir, emit, testPkg, testHandler, cacheBust string
-		seed                                                            uint64
-		plans, minSteps, maxSteps, measure                              int
-		budget                                                          time.Duration
-		insecure, verbose, cross                                        bool
+		seed                                                                       uint64
+		plans, minSteps, maxSteps, measure                                         int
+		budget                                                                     time.Duration
+		insecure, verbose, cross                                                   bool
 	)
 	fs.StringVar(&target, "target", "", "the target spec, YAML or JSON (required)")
 	fs.StringVar(&baseURL, "url", "", "replace the spec's base_url")

@@ -40,8 +40,8 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "replay", replayUsage)
 	var (
 		planPath, target, baseURL, syncName, cacheBust string
-		n                                   int
-		insecure, verbose                   bool
+		n                                              int
+		insecure, verbose                              bool
 	)
 	fs.StringVar(&planPath, "plan", "", "plan file written by crosstalk fuzz (required)")
 	fs.IntVar(&n, "n", 50, "how many times to run the plan")
