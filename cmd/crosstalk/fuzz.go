@@ -96,7 +96,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	if emit != "" && (!token.IsIdentifier(testHandler) || (testPkg != "" && !token.IsIdentifier(testPkg))) {
 		return usageErr(e, "fuzz: -test-handler and -test-package must be Go identifiers (got %q and %q)", testHandler, testPkg)
 	}
-	s, err := spec.Load(target)
+	s, err := spec.LoadContext(ctx, target)
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}

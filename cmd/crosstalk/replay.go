@@ -79,7 +79,7 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 			}
 		}
 	}
-	s, err := spec.Load(target)
+	s, err := spec.LoadContext(ctx, target)
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}

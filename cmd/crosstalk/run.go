@@ -91,7 +91,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
-	s, err := spec.Load(target)
+	s, err := spec.LoadContext(ctx, target)
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}

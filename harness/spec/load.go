@@ -1,12 +1,11 @@
 package spec
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,17 +15,11 @@ import (
 // Load reads, defaults, resolves and validates the spec at path. The format
 // is told by content, not by extension: JSON is valid YAML and goes through
 // the same parser. Every error is an [*Error].
+//
+// A spec larger than [MaxSpecBytes] or nested deeper than [MaxSpecDepth] is
+// refused before it is parsed.
 func Load(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		msg := err.Error()
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			msg = "cannot read the spec: " + pe.Err.Error()
-		}
-		return nil, &Error{File: path, Msg: msg}
-	}
-	return Parse(path, data)
+	return LoadContext(context.Background(), path)
 }
 
 // Parse does what [Load] does for a spec already in memory. name is used in
