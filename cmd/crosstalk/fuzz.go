@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -65,7 +66,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&baseURL, "url", "", "replace the spec's base_url")
 	fs.StringVar(&syncName, "sync", harness.SyncBarrier, "burst release strategy: "+strings.Join(harness.SyncNames(), ", "))
 	fs.Uint64Var(&seed, "seed", 0, "rapid seed of the first plan; plan i uses seed+i (0: random)")
-	fs.IntVar(&plans, "plans", 200, "random plans to try at most")
+	fs.IntVar(&plans, "plans", 200, "random plans to try at most (with -budget alone: no count bound, the budget decides)")
 	fs.IntVar(&minSteps, "min-steps", 20, "fewest steps in a drawn plan")
 	fs.IntVar(&maxSteps, "max-steps", 40, "most steps in a drawn plan")
 	fs.DurationVar(&budget, "budget", time.Minute, "time for the search and the shrink together")
@@ -85,6 +86,12 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	}
 	if target == "" {
 		return usageErr(e, "fuzz needs -target SPEC (see crosstalk fuzz -h)")
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["budget"] && !given["plans"] {
+		// Asked for a time, the user gets that time, not 200 plans' worth.
+		plans = maxBudgetPlans
 	}
 	if minSteps < 1 || maxSteps < minSteps || plans < 1 || measure < 1 || budget <= 0 {
 		return usageErr(e, "fuzz: need 1 <= -min-steps <= -max-steps, and positive -plans, -measure and -budget")
@@ -142,8 +149,15 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 				res.Plans, res.Errors, res.Requests)
 			return harness.ExitInconclusive
 		}
-		fmt.Fprintf(e.stdout, "no leak: %d random plans of %d..%d steps (seeds %d..%d) found none in %v\n",
-			res.Plans, minSteps, maxSteps, res.FirstSeed, res.FirstSeed+uint64(max(res.Plans, 1)-1), res.SearchTime.Round(time.Millisecond))
+		stop := fmt.Sprintf("-budget %v ran out", budget)
+		switch {
+		case ctx.Err() != nil:
+			stop = "interrupted"
+		case res.Plans >= plans:
+			stop = fmt.Sprintf("-plans %d reached; raise it, or give -budget alone to search for the whole budget", plans)
+		}
+		fmt.Fprintf(e.stdout, "no leak: %d random plans of %d..%d steps (seeds %d..%d) found none in %v (%s)\n",
+			res.Plans, minSteps, maxSteps, res.FirstSeed, res.FirstSeed+uint64(max(res.Plans, 1)-1), res.SearchTime.Round(time.Millisecond), stop)
 		return 0
 	}
 	specPath := target
@@ -195,6 +209,10 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	}
 	return harness.ExitLeak
 }
+
+// maxBudgetPlans bounds the plans of a search that -budget alone bounds, so
+// that even a target answering in microseconds cannot make it unbounded.
+const maxBudgetPlans = 10_000_000
 
 func fuzzProgress(e *env, verbose bool) func(fuzz.Event) {
 	return func(ev fuzz.Event) {

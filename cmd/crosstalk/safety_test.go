@@ -82,7 +82,7 @@ func TestReplayRefusesAPlanThatPointsElsewhere(t *testing.T) {
 	})
 	good := webmailAt(t, "127.0.0.1", nil)
 	dir := t.TempDir()
-	specPath := twoUserSpec(t, dir, good)
+	twoUserSpec(t, dir, good)
 	f := &fuzz.File{Version: fuzz.FileVersion, Spec: "webmail.yaml", Target: "webmail", BaseURL: evil, Sync: harness.SyncBarrier,
 		Plan: harness.Plan{Bursts: []harness.Burst{{Steps: []harness.Step{{User: "user1", Request: "profile"}, {User: "user2", Request: "profile"}}}}}}
 	planPath := filepath.Join(dir, "leak.json")
@@ -100,7 +100,6 @@ func TestReplayRefusesAPlanThatPointsElsewhere(t *testing.T) {
 	require.NoError(t, f.WriteFile(planPath))
 	r = inProcess(t, "replay", "-plan", planPath, "-n", "2", "-yield=false")
 	assert.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-	_ = specPath
 	assert.Zero(t, hostile.Load())
 }
 
@@ -227,4 +226,45 @@ func TestWarnsOnceWhenCredentialsGoInTheClear(t *testing.T) {
 		warnCleartext(&env{stderr: &b}, quiet)
 		assert.Empty(t, b.String(), quiet.BaseURL)
 	}
+}
+
+// With -budget alone the budget decides when a fruitless search ends, and
+// the summary says which bound stopped it.
+func TestFuzzSaysWhichBoundStoppedIt(t *testing.T) {
+	base := webmailAt(t, "127.0.0.1", nil)
+	specPath := twoUserSpec(t, t.TempDir(), base)
+	args := []string{"fuzz", "-target", specPath, "-min-steps", "2", "-max-steps", "2", "-dir", "", "-yield=false"}
+	r := inProcess(t, append(args, "-budget", "1500ms")...)
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "(-budget 1.5s ran out)")
+
+	r = inProcess(t, append(args, "-budget", "1m", "-plans", "3")...)
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "no leak: 3 random plans")
+	assert.Contains(t, r.stdout, "-plans 3 reached")
+}
+
+// -cache-bust reaches the target on fuzz's and replay's bursts.
+func TestCacheBustFlag(t *testing.T) {
+	var busted atomic.Int64
+	base := webmailAt(t, "127.0.0.1", func(r *http.Request) {
+		if r.URL.Query().Get("ctbust") != "" {
+			busted.Add(1)
+		}
+	})
+	specPath := twoUserSpec(t, t.TempDir(), base)
+	r := inProcess(t, "fuzz", "-target", specPath, "-min-steps", "2", "-max-steps", "2", "-plans", "3", "-dir", "", "-yield=false", "-cache-bust", "ctbust")
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Positive(t, busted.Load(), "fuzz")
+
+	busted.Store(0)
+	f := &fuzz.File{Version: fuzz.FileVersion, Spec: specPath, Target: "webmail", Sync: harness.SyncBarrier,
+		Plan: harness.Plan{Bursts: []harness.Burst{{Steps: []harness.Step{{User: "user1", Request: "profile"}, {User: "user2", Request: "profile"}}}}}}
+	plan := filepath.Join(t.TempDir(), "p.json")
+	require.NoError(t, f.WriteFile(plan))
+	r = inProcess(t, "replay", "-plan", plan, "-n", "2", "-yield=false", "-cache-bust", "ctbust")
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Positive(t, busted.Load(), "replay")
+	r = inProcess(t, "replay", "-plan", plan, "-n", "1", "-cache-bust", "bad name")
+	assert.Equal(t, harness.ExitUsage, r.code, r.stderr)
 }
