@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // maxTextDepth bounds how deeply text decodings nest (JSON escapes inside
@@ -259,7 +260,14 @@ func (s *scan) finalForm(chain string, body []byte, boundary string) {
 // scanStream scans a decompressed body window by window. A body that fits
 // in one window is scanned exactly as one held in memory.
 func (s *scan) scanStream(chain string, r io.Reader, boundary string) {
-	buf := make([]byte, 0, 64<<10)
+	bp := windows.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		// Matches copy what they show, so the window can serve the next
+		// scan; keeping it spares a decompressed body's allocations.
+		*bp = buf[:0]
+		windows.Put(bp)
+	}()
 	total, streamed := 0, false
 	var err error
 	for {
@@ -309,6 +317,9 @@ func (s *scan) scanStream(chain string, r io.Reader, boundary string) {
 		s.fail(fmt.Errorf("the body does not decode: %v", err))
 	}
 }
+
+// windows recycles the buffers decompressed bodies are scanned in.
+var windows = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // codingReader names the coding whose decoder failed.
 type codingReader struct {
