@@ -105,7 +105,7 @@ func EmitTest(f *File, o EmitOptions) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	err = emitTmpl.Execute(&b, map[string]any{
-		"SpecName": f.SpecName, "Steps": f.Plan.Len(), "Bursts": len(f.Plan.Bursts), "Seed": f.Seed,
+		"SpecName": commentText(f.SpecName), "Steps": f.Plan.Len(), "Bursts": len(f.Plan.Bursts), "Seed": f.Seed,
 		"Fails": f.Reproduction.Fails, "Runs": f.Reproduction.Runs, "Handler": o.Handler, "Package": o.Package,
 		"Const": "crosstalkPlan" + o.Name, "Plan": lit, "Name": o.Name, "SpecPath": strconv.Quote(o.SpecPath),
 		"Replays": o.Runs,
@@ -114,6 +114,17 @@ func EmitTest(f *File, o EmitOptions) ([]byte, error) {
 		return nil, err
 	}
 	return format.Source(b.Bytes())
+}
+
+// commentText makes s safe inside a line comment: a name from a spec or a
+// hand-edited plan file with a line break in it would otherwise end the
+// comment and turn the rest of the name into code.
+func commentText(s string) string {
+	q := strconv.Quote(s)
+	if q[1:len(q)-1] == s {
+		return s
+	}
+	return q
 }
 
 // camel turns a target name such as "my-webmail" into "MyWebmail".

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
+	"github.com/crosstalk/crosstalk/reports"
 )
 
 // FileVersion is the version of the plan file format. Readers reject newer
@@ -73,6 +76,9 @@ func ParseFile(data []byte) (*File, error) {
 	if err := f.Check(); err != nil {
 		return nil, err
 	}
+	// A hand-edited plan may carry a password in its URL; nothing that
+	// prints the file's target may show it.
+	f.BaseURL = spec.RedactURL(f.BaseURL)
 	return &f, nil
 }
 
@@ -170,17 +176,59 @@ func CheckAgainst(p harness.Plan, s *spec.Spec) error {
 	return nil
 }
 
+// CheckTarget decides where a replay of the file may go. A plan file is
+// shared and committed, and a replay logs every user of the spec in, so the
+// file alone must never choose the host that receives their passwords: with
+// flagURL (the -url given, or "") the replay goes there; without it, to the
+// spec's specURL, and only if the file's own base URL is that one too (or
+// absent). Otherwise the error names both and says how to choose.
+func (f *File) CheckTarget(specURL, flagURL string) error {
+	if flagURL != "" || f.BaseURL == "" || SameURL(f.BaseURL, specURL) {
+		return nil
+	}
+	return fmt.Errorf("plan file: it was found at %s but the spec names %s; a replay sends every user's credentials, "+
+		"so it goes only where the spec or -url says: give -url %s to replay it there", f.BaseURL, spec.RedactURL(specURL), f.BaseURL)
+}
+
+// SameURL reports whether two base URLs name the same place: scheme and host
+// compared without case, default ports made explicit, a trailing slash and
+// user info ignored.
+func SameURL(a, b string) bool {
+	ua, errA := url.Parse(strings.TrimSpace(a))
+	ub, errB := url.Parse(strings.TrimSpace(b))
+	if errA != nil || errB != nil {
+		return false
+	}
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Hostname(), ub.Hostname()) &&
+		port(ua) == port(ub) && strings.TrimRight(ua.EscapedPath(), "/") == strings.TrimRight(ub.EscapedPath(), "/") &&
+		ua.RawQuery == ub.RawQuery
+}
+
 // Marshal encodes the file as indented JSON with a final newline, the form
-// it is saved in, so that saved plans diff well.
+// it is saved in, so that saved plans diff well. A user name or password in
+// the base URL is left out.
 func (f *File) Marshal() ([]byte, error) {
-	b, err := json.MarshalIndent(f, "", "  ")
+	g := *f
+	g.BaseURL = spec.RedactURL(g.BaseURL)
+	b, err := json.MarshalIndent(&g, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	return append(b, '\n'), nil
 }
 
-// WriteFile saves the file at path, creating its directory.
+// WriteFile saves the file at path, creating its directory. The plan and
+// its finding are evidence: the file is written as [reports.WriteEvidence]
+// writes, readable by its owner only and never through a symlink.
 func (f *File) WriteFile(path string) error {
 	b, err := f.Marshal()
 	if err != nil {
@@ -189,5 +237,5 @@ func (f *File) WriteFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, b, 0o644)
+	return reports.WriteEvidence(path, b)
 }

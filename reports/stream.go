@@ -162,7 +162,38 @@ func parseLine(line []byte) (rec harness.Record, skip bool, err error) {
 	if missing {
 		return rec, false, fmt.Errorf("%s record has no %q field", rec.Type, string(rec.Type))
 	}
+	if err := checkValues(rec); err != nil {
+		return rec, false, fmt.Errorf("%s record: %w", rec.Type, err)
+	}
 	return rec, false, nil
+}
+
+// checkValues refuses what no run writes: a verdict that is not one of the
+// three, and negative counts. Reports and exit codes would otherwise trust
+// a hand-edited or damaged stream.
+func checkValues(rec harness.Record) error {
+	var counts map[string]int
+	switch {
+	case rec.Outcome != nil:
+		v := rec.Outcome
+		switch v.Verdict {
+		case harness.Isolated, harness.Leak, harness.Inconclusive:
+		default:
+			return fmt.Errorf("verdict %q is not isolated, leak or inconclusive", v.Verdict)
+		}
+		counts = map[string]int{"requests": v.Requests, "errors": v.Errors, "bursts": v.Bursts, "findings": v.Findings,
+			"elapsed_ns": int(v.Elapsed)}
+	case rec.Burst != nil:
+		counts = map[string]int{"burst": rec.Burst.Burst, "steps": rec.Burst.Steps, "errors": rec.Burst.Errors, "findings": rec.Burst.Findings}
+	case rec.Header != nil:
+		counts = map[string]int{"max_requests": rec.Header.MaxRequests, "burst_size": rec.Header.BurstSize, "duration_ns": int(rec.Header.Duration)}
+	}
+	for name, n := range counts {
+		if n < 0 {
+			return fmt.Errorf("%q is %d; a count cannot be negative", name, n)
+		}
+	}
+	return nil
 }
 
 // ReadAll decodes every record from r. On error it returns the records read

@@ -122,7 +122,7 @@ func demoRun(ctx context.Context, e *env, bug webmail.Bug, users int, work time.
 	if err := reports.Text(e.stdout, sum); err != nil {
 		return nil, err
 	}
-	f, err := os.Create(stem + ".txt")
+	f, err := reports.CreateEvidence(stem + ".txt")
 	if err != nil {
 		return nil, err
 	}

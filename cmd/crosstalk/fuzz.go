@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -13,6 +14,7 @@ import (
 	"github.com/crosstalk/crosstalk/fuzz"
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
+	"github.com/crosstalk/crosstalk/reports"
 )
 
 const fuzzUsage = `
@@ -44,6 +46,7 @@ Examples:
   crosstalk fuzz -target targets/webmail/webmail.yaml
   crosstalk fuzz -target spec.yaml -url http://127.0.0.1:9090 -budget 2m -seed 42
   crosstalk fuzz -target spec.yaml -o leak.json -emit-test service/leak_crosstalk_test.go
+  crosstalk fuzz -target nginx.yaml -cache-bust ctbust   # every burst misses the cache together
   crosstalk replay -plan leak.json -n 50
 
 Exit codes: 0 no leak found within the budget, 1 leak found (plan saved),
@@ -53,17 +56,17 @@ Exit codes: 0 no leak found within the budget, 1 leak found (plan saved),
 func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "fuzz", fuzzUsage)
 	var (
-		target, baseURL, syncName, out, dir, emit, testPkg, testHandler string
-		seed                                                            uint64
-		plans, minSteps, maxSteps, measure                              int
-		budget                                                          time.Duration
-		insecure, verbose, cross                                        bool
+		target, baseURL, syncName, out, dir, emit, testPkg, testHandler, cacheBust string
+		seed                                                                       uint64
+		plans, minSteps, maxSteps, measure                                         int
+		budget                                                                     time.Duration
+		insecure, verbose, cross                                                   bool
 	)
 	fs.StringVar(&target, "target", "", "the target spec, YAML or JSON (required)")
 	fs.StringVar(&baseURL, "url", "", "replace the spec's base_url")
 	fs.StringVar(&syncName, "sync", harness.SyncBarrier, "burst release strategy: "+strings.Join(harness.SyncNames(), ", "))
 	fs.Uint64Var(&seed, "seed", 0, "rapid seed of the first plan; plan i uses seed+i (0: random)")
-	fs.IntVar(&plans, "plans", 200, "random plans to try at most")
+	fs.IntVar(&plans, "plans", 200, "random plans to try at most (with -budget alone: no count bound, the budget decides)")
 	fs.IntVar(&minSteps, "min-steps", 20, "fewest steps in a drawn plan")
 	fs.IntVar(&maxSteps, "max-steps", 40, "most steps in a drawn plan")
 	fs.DurationVar(&budget, "budget", time.Minute, "time for the search and the shrink together")
@@ -74,6 +77,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&testPkg, "test-package", "", "package of the emitted test (default: that of the directory's Go files, else main_test)")
 	fs.StringVar(&testHandler, "test-handler", "crosstalkHandler", "func(testing.TB) http.Handler the emitted test calls; define it in that package")
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks")
+	fs.StringVar(&cacheBust, "cache-bust", "", cacheBustUsage)
 	fs.BoolVar(&verbose, "v", false, "print every shrink candidate")
 	yield := yieldFlag(fs)
 	fs.BoolVar(&cross, "cross-writes", false, "let writes go to other users (restart the target after: the mail stays, the grants do not)")
@@ -82,6 +86,12 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	}
 	if target == "" {
 		return usageErr(e, "fuzz needs -target SPEC (see crosstalk fuzz -h)")
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["budget"] && !given["plans"] {
+		// Asked for a time, the user gets that time, not 200 plans' worth.
+		plans = maxBudgetPlans
 	}
 	if minSteps < 1 || maxSteps < minSteps || plans < 1 || measure < 1 || budget <= 0 {
 		return usageErr(e, "fuzz: need 1 <= -min-steps <= -max-steps, and positive -plans, -measure and -budget")
@@ -93,8 +103,12 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	if emit != "" && (!token.IsIdentifier(testHandler) || (testPkg != "" && !token.IsIdentifier(testPkg))) {
 		return usageErr(e, "fuzz: -test-handler and -test-package must be Go identifiers (got %q and %q)", testHandler, testPkg)
 	}
-	s, err := spec.Load(target)
+	s, err := spec.LoadContext(ctx, target)
 	if err != nil {
+		return usageErr(e, "%v", err)
+	}
+	specURL := s.BaseURL
+	if err := pointAt(e, s, baseURL); err != nil {
 		return usageErr(e, "%v", err)
 	}
 	vocab := fuzz.VocabOf(s)
@@ -102,7 +116,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, "fuzz: spec %s needs at least two users and a read request", target)
 	}
 	prio := applyYield(e, *yield)
-	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
+	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{Sync: syncName, Insecure: insecure, CacheBust: cacheBust})
 	if fx == nil {
 		return code
 	}
@@ -135,8 +149,15 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 				res.Plans, res.Errors, res.Requests)
 			return harness.ExitInconclusive
 		}
-		fmt.Fprintf(e.stdout, "no leak: %d random plans of %d..%d steps (seeds %d..%d) found none in %v\n",
-			res.Plans, minSteps, maxSteps, res.FirstSeed, res.FirstSeed+uint64(max(res.Plans, 1)-1), res.SearchTime.Round(time.Millisecond))
+		stop := fmt.Sprintf("-budget %v ran out", budget)
+		switch {
+		case ctx.Err() != nil:
+			stop = "interrupted"
+		case res.Plans >= plans:
+			stop = fmt.Sprintf("-plans %d reached; raise it, or give -budget alone to search for the whole budget", plans)
+		}
+		fmt.Fprintf(e.stdout, "no leak: %d random plans of %d..%d steps (seeds %d..%d) found none in %v (%s)\n",
+			res.Plans, minSteps, maxSteps, res.FirstSeed, res.FirstSeed+uint64(max(res.Plans, 1)-1), res.SearchTime.Round(time.Millisecond), stop)
 		return 0
 	}
 	specPath := target
@@ -171,7 +192,13 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "search %v, shrink %v, measure %v\n", res.SearchTime.Round(time.Millisecond),
 		res.ShrinkTime.Round(time.Millisecond), res.MeasureTime.Round(time.Millisecond))
-	fmt.Fprintf(e.stdout, "replay it:\n  crosstalk replay -plan %s -n 50\n", out)
+	// replay goes only where the spec or -url says, so the command names
+	// the URL when it is not the spec's.
+	urlArg := ""
+	if !fuzz.SameURL(fx.BaseURL(), specURL) || strings.Contains(baseURL, "?") {
+		urlArg = " -url " + spec.RedactURL(baseURL)
+	}
+	fmt.Fprintf(e.stdout, "replay it:\n  crosstalk replay -plan %s%s -n 50\n", out, urlArg)
 	if emit != "" {
 		if err := emitTest(f, emit, specPath, testPkg, testHandler); err != nil {
 			// The leak was found and its plan saved: that is still the verdict.
@@ -182,6 +209,10 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	}
 	return harness.ExitLeak
 }
+
+// maxBudgetPlans bounds the plans of a search that -budget alone bounds, so
+// that even a target answering in microseconds cannot make it unbounded.
+const maxBudgetPlans = 10_000_000
 
 func fuzzProgress(e *env, verbose bool) func(fuzz.Event) {
 	return func(ev fuzz.Event) {
@@ -231,7 +262,7 @@ func emitTest(f *fuzz.File, path, specPath, pkg, handler string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, src, 0o644)
+	return reports.WriteEvidence(path, src)
 }
 
 // packageOf returns the package clause of the Go files in dir: a test file's

@@ -31,7 +31,7 @@ func TestFuzzShrinksLastLoginAndReplays(t *testing.T) {
 	r := crosstalk(t, "fuzz", "-target", webmailSpec, "-url", url, "-seed", "1", "-dir", dir, "-o", plan,
 		"-measure", "20", "-emit-test", emit, "-test-package", "svc_test")
 	require.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-	assert.Contains(t, r.stdout, "crosstalk replay -plan "+plan+" -n 50")
+	assert.Contains(t, r.stdout, "crosstalk replay -plan "+plan+" -url "+url+" -n 50", "the plan was found away from the spec's URL")
 	assert.Regexp(t, regexp.MustCompile(`seed \d+ drew a (\d{2,})-step plan that leaked`), r.stdout)
 	f, err := fuzz.ReadFile(plan)
 	require.NoError(t, err)
@@ -46,7 +46,7 @@ func TestFuzzShrinksLastLoginAndReplays(t *testing.T) {
 	assert.Contains(t, string(src), "package svc_test")
 	assert.Contains(t, string(src), "crosstalkHandler(t)")
 
-	r = crosstalk(t, "replay", "-plan", plan, "-n", "50")
+	r = crosstalk(t, "replay", "-plan", plan, "-url", url, "-n", "50")
 	assert.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Regexp(t, `reproduced in \d+ of 50 runs`, r.stdout)
 	if runtime.GOOS == "linux" {

@@ -12,6 +12,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -172,4 +174,45 @@ func openFixture(ctx context.Context, e *env, s *spec.Spec, opts harness.Fixture
 		return nil, harness.ExitInconclusive
 	}
 	return fx, 0
+}
+
+// cacheBustUsage is the help of fuzz's and replay's -cache-bust.
+const cacheBustUsage = "add this query parameter, fresh for each burst, to every GET read, so that a cache in front of the target misses for every user of the burst at once (empty: off)"
+
+// pointAt applies a -url flag to the spec (see [spec.Spec.Rebase]) and then
+// warns once if the users' credentials would cross a network in the clear.
+// raw "" keeps the spec's own base URL.
+func pointAt(e *env, s *spec.Spec, raw string) error {
+	if raw != "" {
+		if spec.HasUserinfo(raw) {
+			fmt.Fprintf(e.stderr, "crosstalk: -url: the user name and password in it are never sent, shown or saved; "+
+				"log in through the spec (login type basic sends HTTP Basic)\n")
+		}
+		if err := s.Rebase(raw); err != nil {
+			return err
+		}
+	}
+	warnCleartext(e, s)
+	return nil
+}
+
+// warnCleartext says, once per command, when logins go over plain http to a
+// host that is not this machine: anyone on the path reads every password.
+func warnCleartext(e *env, s *spec.Spec) {
+	u, err := url.Parse(s.BaseURL)
+	if err != nil || u.Scheme != "http" || s.Login.Type == spec.LoginNone || isLoopbackHost(u.Hostname()) {
+		return
+	}
+	fmt.Fprintf(e.stderr, "crosstalk: warning: %s is not on this machine and is plain http: every user's credentials "+
+		"will cross the network unencrypted; use https:// for a remote target\n", s.BaseURL)
+}
+
+// isLoopbackHost reports whether host names this machine: localhost or a
+// loopback address.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -16,8 +16,11 @@ const replayUsage = `
 Usage: crosstalk replay -plan FILE [-n RUNS] [flags]
 
 Runs a plan saved by "crosstalk fuzz" RUNS times against its target (logging
-in once) and prints how often it leaked, with a 95% interval. The spec and the
-URL are taken from the plan file unless -target or -url replace them.
+in once) and prints how often it leaked, with a 95% interval. The spec is
+taken from the plan file unless -target replaces it. The requests go to the
+spec's base URL, or to -url: a plan file is shared and a replay logs every
+user in, so a plan that was found at another URL is refused, naming both,
+until -url says where to go.
 
 As in fuzz, each run waits until a millisecond has passed since the last,
 and on Linux crosstalk runs at the idle CPU priority (-yield), so that a
@@ -27,6 +30,7 @@ Examples:
   crosstalk replay -plan testdata/crosstalk/webmail-42.json -n 50
   crosstalk replay -plan leak.json -url http://127.0.0.1:9090
   crosstalk replay -plan leak.json -target staging.yaml -sync lastbyte -n 200
+  crosstalk replay -plan leak.json -cache-bust ctbust   # force cache misses in every burst
 
 Exit codes: 0 the plan did not leak in any run, 1 it leaked in at least one,
 2 usage or config error, 3 inconclusive (setup failed, or the runs mostly erred).
@@ -35,16 +39,17 @@ Exit codes: 0 the plan did not leak in any run, 1 it leaked in at least one,
 func runReplay(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "replay", replayUsage)
 	var (
-		planPath, target, baseURL, syncName string
-		n                                   int
-		insecure, verbose                   bool
+		planPath, target, baseURL, syncName, cacheBust string
+		n                                              int
+		insecure, verbose                              bool
 	)
 	fs.StringVar(&planPath, "plan", "", "plan file written by crosstalk fuzz (required)")
 	fs.IntVar(&n, "n", 50, "how many times to run the plan")
 	fs.StringVar(&target, "target", "", "the target spec (default: the one the plan file names)")
-	fs.StringVar(&baseURL, "url", "", "the target's URL (default: the plan file's, else the spec's)")
+	fs.StringVar(&baseURL, "url", "", "the target's URL (default: the spec's; a plan file found elsewhere needs it)")
 	fs.StringVar(&syncName, "sync", "", "burst release strategy (default: the plan file's): "+strings.Join(harness.SyncNames(), ", "))
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks")
+	fs.StringVar(&cacheBust, "cache-bust", "", cacheBustUsage)
 	fs.BoolVar(&verbose, "v", false, "print every run")
 	yield := yieldFlag(fs)
 	if code, ok := parseFlags(fs, args); !ok {
@@ -74,21 +79,24 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 			}
 		}
 	}
-	s, err := spec.Load(target)
+	s, err := spec.LoadContext(ctx, target)
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
 	if err := fuzz.CheckAgainst(f.Plan, s); err != nil {
 		return usageErr(e, "%s: %v", planPath, err)
 	}
-	if baseURL == "" {
-		baseURL = f.BaseURL
+	if err := f.CheckTarget(s.BaseURL, baseURL); err != nil {
+		return usageErr(e, "%s: %v", planPath, err)
+	}
+	if err := pointAt(e, s, baseURL); err != nil {
+		return usageErr(e, "%v", err)
 	}
 	if syncName == "" {
 		syncName = f.Sync
 	}
 	prio := applyYield(e, *yield)
-	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
+	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{Sync: syncName, Insecure: insecure, CacheBust: cacheBust})
 	if fx == nil {
 		return code
 	}

@@ -54,7 +54,7 @@ func runReport(_ context.Context, e *env, args []string) int {
 	}
 	w := e.stdout
 	if out != "" {
-		f, err := os.Create(out)
+		f, err := reports.CreateEvidence(out)
 		if err != nil {
 			return usageErr(e, "%v", err)
 		}

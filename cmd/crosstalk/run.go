@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -92,12 +91,15 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
-	s, err := spec.Load(target)
+	s, err := spec.LoadContext(ctx, target)
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
+	if err := pointAt(e, s, baseURL); err != nil {
+		return usageErr(e, "%v", err)
+	}
 	opts := budget.options()
-	opts.BaseURL, opts.StopOnFirst, opts.Trace, opts.Insecure = baseURL, stopFirst, trace, insecure
+	opts.StopOnFirst, opts.Trace, opts.Insecure = stopFirst, trace, insecure
 	opts.Sync = *syncName
 	res, err := execute(ctx, e, s, opts, out)
 	if err != nil {
@@ -116,7 +118,7 @@ func execute(ctx context.Context, e *env, s *spec.Spec, opts harness.Options, pa
 	var enc *reports.Encoder
 	var flush func() error
 	if path != "" {
-		f, err := os.Create(path)
+		f, err := reports.CreateEvidence(path)
 		if err != nil {
 			return nil, fmt.Errorf("cannot write the result stream: %w", err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -18,10 +19,14 @@ run -sync h2", HTTP/2 with prior knowledge (h2c). Every user has a seeded
 mailbox of its own; -bug picks the defect to serve. The spec
 targets/webmail/webmail.yaml points at the default address.
 
+The webmail is leaky on purpose and its passwords are known, so it listens
+on loopback only unless -public is given.
+
 Examples:
   crosstalk serve -bug lastlogin
   crosstalk serve -bug none -addr 127.0.0.1:9090 -users 20
   crosstalk serve -bug lastlogin -work 200ns -arrival
+  crosstalk serve -bug none -addr 0.0.0.0:8080 -public   # reachable from other machines
 `
 
 // serveHelp is the usage with every bug variant and what it does.
@@ -42,18 +47,33 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		users     int
 		work      time.Duration
 		arrival   bool
+		public    bool
 	)
 	names := make([]string, 0, len(webmail.Bugs()))
 	for _, b := range webmail.Bugs() {
 		names = append(names, string(b))
 	}
 	fs.StringVar(&bug, "bug", "none", "defect to serve: "+strings.Join(names, ", "))
-	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.IntVar(&users, "users", 8, "number of seeded users (user1..userN, password pw-userN)")
+	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (loopback unless -public)")
+	fs.BoolVar(&public, "public", false, "allow an -addr that other machines can reach")
+	fs.IntVar(&users, "users", 8, fmt.Sprintf("number of seeded users, 1..%d (user1..userN, password pw-userN)", webmail.MaxUsers))
 	fs.DurationVar(&work, "work", webmail.DefaultWork, "busy work inside the last-login window (0: none)")
 	fs.BoolVar(&arrival, "arrival", false, "report each request's handler-entry time in the "+harness.ArrivalHeader+" header")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if users < 1 || users > webmail.MaxUsers {
+		return usageErr(e, "serve: -users must be between 1 and %d, not %d", webmail.MaxUsers, users)
+	}
+	if !public {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return usageErr(e, "serve: -addr %q: %v", addr, err)
+		}
+		if !isLoopbackHost(host) {
+			return usageErr(e, "serve: -addr %s can be reached from other machines, and this webmail leaks on purpose "+
+				"with known passwords; listen on 127.0.0.1, or give -public to mean it", addr)
+		}
 	}
 	b, err := webmail.ParseBug(bug)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -16,8 +17,8 @@ import (
 	"github.com/andybalholm/brotli"
 )
 
-// maxInflate caps what one decompression may produce, so that a small
-// compressed bomb cannot take the memory of the scan.
+// maxInflate caps what [DecodeContent] holds of one decompressed body, so
+// that a small compressed bomb cannot take the memory of the harness.
 const maxInflate = 32 << 20
 
 // maxCodings is the most content codings applied to one body; real servers
@@ -115,52 +116,125 @@ func contentCodings(h http.Header) []string {
 	return cs
 }
 
-// inflate undoes one content coding, reading at most limit bytes. A
-// truncated stream yields what was decoded before the damage; nil means
-// nothing could be decoded or the coding is unknown.
+// inflate undoes one content coding in memory, reading at most limit
+// bytes, for [DecodeContent]. A truncated stream yields what was decoded
+// before the damage; nil means nothing could be decoded or the coding is
+// unknown.
 func inflate(coding string, b []byte, limit int) (name string, out []byte) {
+	name, r, err := openCoding(coding, b)
+	if err != nil {
+		return name, nil
+	}
+	out, _ = io.ReadAll(io.LimitReader(r, int64(limit)))
+	if len(out) == 0 {
+		return name, nil
+	}
+	return name, out
+}
+
+// errUnknownCoding is a content coding the oracle cannot undo.
+var errUnknownCoding = errors.New("not a coding crosstalk decodes")
+
+// openCoding returns a reader that undoes coding on the stream whose first
+// bytes are prefix, and the coding's name for Match.Encoding. It reads
+// prefix only to choose: the reader it returns must be built again over the
+// whole stream with [newDecoder]. A non-nil error means the stream does not
+// start like the coding at all.
+func openCoding(coding string, prefix []byte) (string, io.Reader, error) {
+	name := coding
+	if coding == "x-gzip" {
+		name = "gzip"
+	}
+	kind, err := probeCoding(coding, prefix)
+	if err != nil {
+		return name, nil, err
+	}
+	return name, newDecoder(kind, bytes.NewReader(prefix)), nil
+}
+
+// Decoder kinds: deflate comes in two forms.
+const (
+	kindGzip = iota
+	kindZlib
+	kindFlate
+	kindBrotli
+)
+
+// probeCoding tells which decoder undoes coding for a stream starting with
+// prefix, by decoding its first byte.
+func probeCoding(coding string, prefix []byte) (int, error) {
+	try := func(kind int) error {
+		var one [1]byte
+		n, err := io.ReadFull(newDecoder(kind, bytes.NewReader(prefix)), one[:])
+		if n == 1 || errors.Is(err, io.EOF) {
+			return nil // a byte, or a valid empty stream
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) && len(prefix) < probeBytes {
+			return nil // the whole body is shorter than a header: cut
+		}
+		return err
+	}
 	switch coding {
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return "gzip", nil
-		}
-		return "gzip", readCapped(zr, limit)
+		return kindGzip, try(kindGzip)
 	case "deflate":
 		// Servers disagree on whether deflate means zlib (as the RFC
 		// says) or raw deflate, so both are tried.
-		if zr, err := zlib.NewReader(bytes.NewReader(b)); err == nil {
-			if out := readCapped(zr, limit); len(out) > 0 {
-				return "deflate", out
-			}
+		if try(kindZlib) == nil {
+			return kindZlib, nil
 		}
-		return "deflate", readCapped(flate.NewReader(bytes.NewReader(b)), limit)
+		return kindFlate, try(kindFlate)
 	case "br":
-		return "br", readBrotli(b, limit)
+		return kindBrotli, try(kindBrotli)
 	}
-	return coding, nil
+	return 0, errUnknownCoding
 }
 
-func readBrotli(b []byte, limit int) (out []byte) {
-	// The brotli decoder is a port of C code; a bug in it must cost one
-	// decoding, not the scan.
+// probeBytes is how much of a coded stream is read ahead to choose its
+// decoder.
+const probeBytes = 64 << 10
+
+// newDecoder returns a decoder of kind reading r. Errors surface on Read.
+func newDecoder(kind int, r io.Reader) io.Reader {
+	switch kind {
+	case kindGzip:
+		return &lazyReader{open: func() (io.Reader, error) { return gzip.NewReader(r) }}
+	case kindZlib:
+		return &lazyReader{open: func() (io.Reader, error) { return zlib.NewReader(r) }}
+	case kindFlate:
+		return flate.NewReader(r)
+	}
+	return &safeReader{r: brotli.NewReader(r)}
+}
+
+// lazyReader opens its decoder, which reads a header, on the first Read.
+type lazyReader struct {
+	open func() (io.Reader, error)
+	r    io.Reader
+	err  error
+}
+
+func (l *lazyReader) Read(p []byte) (int, error) {
+	if l.r == nil && l.err == nil {
+		l.r, l.err = l.open()
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.r.Read(p)
+}
+
+// safeReader turns a panic of the brotli decoder, a port of C code, into an
+// error: a bug in it must cost one decoding, not the scan.
+type safeReader struct{ r io.Reader }
+
+func (s *safeReader) Read(p []byte) (n int, err error) {
 	defer func() {
-		if recover() != nil {
-			out = nil
+		if v := recover(); v != nil {
+			n, err = 0, fmt.Errorf("decoder failed: %v", v)
 		}
 	}()
-	return readCapped(brotli.NewReader(bytes.NewReader(b)), limit)
-}
-
-func readCapped(r io.Reader, limit int) []byte {
-	out, _ := io.ReadAll(io.LimitReader(r, int64(limit)))
-	if c, ok := r.(io.Closer); ok {
-		_ = c.Close()
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
+	return s.r.Read(p)
 }
 
 // isGzip reports whether b starts like a gzip stream, for bodies that are

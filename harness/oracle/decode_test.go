@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -222,36 +223,110 @@ func TestChunkedOnlyWhenSaid(t *testing.T) {
 	assert.True(t, hasMarker(o.Scan("alice", r), bobCanary))
 }
 
-func TestDecompressionIsCapped(t *testing.T) {
-	o := testOracle(t)
-	// The marker sits past the cap, behind zeros that compress ~1000:1.
+// gzipBomb compresses pad bytes of padding (zeros compress ~1000:1) with
+// tail after them.
+func gzipBomb(t *testing.T, pad int, tail string) []byte {
+	t.Helper()
 	var raw bytes.Buffer
-	zw := gzip.NewWriter(&raw)
+	zw, err := gzip.NewWriterLevel(&raw, gzip.BestSpeed)
+	require.NoError(t, err)
 	zeros := make([]byte, 1<<20)
-	for range maxInflate>>20 + 1 {
-		_, err := zw.Write(zeros)
+	for ; pad > 0; pad -= len(zeros) {
+		_, err := zw.Write(zeros[:min(pad, len(zeros))])
 		require.NoError(t, err)
 	}
-	_, err := zw.Write([]byte(" " + bobCanary + " "))
+	_, err = zw.Write([]byte(tail))
 	require.NoError(t, err)
 	require.NoError(t, zw.Close())
-	require.Less(t, raw.Len(), 1<<20)
+	return raw.Bytes()
+}
 
-	ms := o.Scan("alice", bodyResp(raw.Bytes(), "Content-Encoding", "gzip"))
-	assert.False(t, hasMarker(ms, bobCanary), "decoded past the cap")
+// A leak placed after 40 MiB of gzip padding, 40 KB on the wire, is found:
+// the body is scanned as a stream, and the cap bounds the memory it takes,
+// not what is seen.
+func TestLeakAfterGzipPaddingIsFound(t *testing.T) {
+	o := testOracle(t)
+	z := gzipBomb(t, 40<<20, " "+bobCanary+` bob\u0040example.com `)
+	require.Less(t, len(z), 1<<20)
+	r := bodyResp(z, "Content-Encoding", "gzip")
 
-	// The same marker before the cap is found.
-	small := gzipped(t, append([]byte(bobCanary+" "), zeros...))
-	assert.True(t, hasMarker(o.Scan("alice", bodyResp(small, "Content-Encoding", "gzip")), bobCanary))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res := o.Check("alice", r)
+	runtime.ReadMemStats(&after)
+	m := findMatch(t, res.Matches, "bob", bobCanary, "body")
+	assert.Equal(t, "gzip", m.Encoding)
+	assert.Equal(t, "gzip>json", findMatch(t, res.Matches, "bob", "bob@example.com", "body").Encoding,
+		"text decodings run on every window, not only the first")
+	assert.Empty(t, res.Partial)
+	assert.NoError(t, res.Err)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(24<<20), "a 40 MiB body was held in memory")
+}
+
+// A marker that lies across the edge of two windows is seen whole.
+func TestMarkerAcrossWindowsIsFound(t *testing.T) {
+	o := testOracle(t)
+	for _, at := range []int{window - len(bobCanary)/2, 2*window - windowOverlap - 3} {
+		data := bytes.Repeat([]byte{'.'}, at)
+		data = append(data, []byte(" "+bobCanary+" ")...)
+		data = append(data, bytes.Repeat([]byte{'.'}, 1000)...)
+		res := o.Check("alice", bodyResp(gzipped(t, data), "Content-Encoding", "gzip"))
+		assert.True(t, hasMarker(res.Matches, bobCanary), "at %d", at)
+		assert.Empty(t, res.Partial)
+	}
+}
+
+// Beyond the scan bound the body is cut, and the result says so.
+func TestBodyBeyondTheStreamBoundIsPartial(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decompresses 257 MiB")
+	}
+	o := testOracle(t)
+	res := o.Check("alice", bodyResp(gzipBomb(t, maxStreamed+1<<20, " "+bobCanary+" "), "Content-Encoding", "gzip"))
+	assert.False(t, hasMarker(res.Matches, bobCanary))
+	assert.Contains(t, res.Partial, "more than 256 MiB")
+	assert.NoError(t, res.Err, "a large body is not a broken one")
 }
 
 func TestTruncatedGzipIsScannedAsFarAsItGoes(t *testing.T) {
 	o := testOracle(t)
 	data := append([]byte("start "+bobCanary+" "), bytes.Repeat([]byte("filler text that goes on "), 4000)...)
 	z := gzipped(t, data)
-	ms := o.Scan("alice", bodyResp(z[:len(z)/2], "Content-Encoding", "gzip"))
-	m := findMatch(t, ms, "bob", bobCanary, "body")
+	res := o.Check("alice", bodyResp(z[:len(z)/2], "Content-Encoding", "gzip"))
+	m := findMatch(t, res.Matches, "bob", bobCanary, "body")
 	assert.Equal(t, "gzip", m.Encoding)
+	assert.Contains(t, res.Partial, "cut short", "a cut body was not fully scanned")
+	assert.NoError(t, res.Err)
+
+	full := o.Check("alice", bodyResp(z, "Content-Encoding", "gzip"))
+	assert.Empty(t, full.Partial)
+}
+
+// A body whose headers say gzip but which is not gzip is an error, not a
+// clean body; what it carries as sent is still found.
+func TestUndecodableBodyIsAnError(t *testing.T) {
+	o := testOracle(t)
+	for _, ce := range []string{"gzip", "br", "gzip, gzip"} {
+		res := o.Check("alice", bodyResp([]byte("plain "+bobCanary+" text, not compressed"), "Content-Encoding", ce))
+		assert.Error(t, res.Err, ce)
+		assert.NotEmpty(t, res.Partial, ce)
+		assert.True(t, hasMarker(res.Matches, bobCanary), ce)
+	}
+	corrupt := gzipped(t, bytes.Repeat([]byte("some text to compress "), 2000))
+	corrupt[len(corrupt)/2] ^= 0xff
+	corrupt[len(corrupt)/2+1] ^= 0xff
+	res := o.Check("alice", bodyResp(corrupt, "Content-Encoding", "gzip"))
+	assert.Error(t, res.Err, "corrupt data inside a gzip stream")
+
+	unknown := o.Check("alice", bodyResp([]byte("x "+bobCanary), "Content-Encoding", "zstd"))
+	assert.NoError(t, unknown.Err, "a coding crosstalk does not know is not the target's fault")
+	assert.Contains(t, unknown.Partial, "zstd")
+
+	clean := o.Check("alice", bodyResp(gzipped(t, []byte("nothing here")), "Content-Encoding", "gzip"))
+	assert.NoError(t, clean.Err)
+	assert.Empty(t, clean.Partial)
+	binary := o.Check("alice", bodyResp([]byte("\x1f\x8b\x08 binary that starts like gzip")))
+	assert.NoError(t, binary.Err, "no header claimed gzip")
 }
 
 func TestBadEncodingsDoNotStopTheScan(t *testing.T) {

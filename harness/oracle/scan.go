@@ -1,11 +1,16 @@
 package oracle
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"hash/maphash"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // maxTextDepth bounds how deeply text decodings nest (JSON escapes inside
@@ -13,9 +18,23 @@ import (
 // decoders that trigger, so the bound keeps hostile input cheap.
 const maxTextDepth = 3
 
-// maxDecoded caps the bytes all decodings of one response may produce
-// together, decompression included.
+// maxDecoded caps the bytes the text decodings of one response may produce
+// together.
 const maxDecoded = 64 << 20
+
+// window is how much of a decompressed body is held at once. A body that
+// decompresses to more is scanned window by window, so that the cap bounds
+// memory and not what is seen.
+const window = 4 << 20
+
+// windowOverlap is carried from one window into the next, so that a marker
+// (and its encoding) lying across the edge is still seen whole.
+const windowOverlap = 64 << 10
+
+// maxStreamed bounds the decompressed bytes scanned of one response: a
+// compression bomb of a few MiB on the wire would otherwise cost minutes of
+// scanning. Beyond it the result says the body was cut.
+const maxStreamed = 256 << 20
 
 // shortMarker is the length under which a marker must be found in text-like
 // surroundings: three or four bytes match by chance in a binary body, longer
@@ -23,6 +42,22 @@ const maxDecoded = 64 << 20
 const shortMarker = 8
 
 var hashSeed = maphash.MakeSeed()
+
+// Result is what one [Oracle.Check] saw of a response.
+type Result struct {
+	// Matches are the markers of other users found, as [Oracle.Scan]
+	// returns them.
+	Matches []Match
+	// Partial says why part of the response was not scanned ("" when all of
+	// it was): a body cut short inside its compression, one larger than the
+	// scan bounds, a coding crosstalk does not decode. A response that was
+	// not fully scanned cannot show that the viewer saw only its own data.
+	Partial string
+	// Err is set when the body does not decode as its headers say, such as
+	// "Content-Encoding: gzip" on bytes that are not gzip: a target error,
+	// not a clean body. Partial is then set too.
+	Err error
+}
 
 // Scan returns every marker of a user other than viewer found in r: in the
 // status line, in each header line ("Name: value", Set-Cookie and Location
@@ -37,15 +72,21 @@ var hashSeed = maphash.MakeSeed()
 // also scanned through the text decodings that its bytes trigger: "json"
 // escapes, "html" character references, "percent" escapes, "form" encoding
 // ('+' for space), "qp" (quoted-printable) and "base64" runs of 16 or more
-// characters in either alphabet. Text decodings nest up to 3 deep, and all
-// decoding of one response is capped at 64 MiB (32 MiB per decompression).
-// Match.Encoding names the chain, outermost first, for example
-// "chunked>gzip>json>base64".
+// characters in either alphabet. Text decodings nest up to 3 deep and
+// produce at most 64 MiB per response. A decompressed body is scanned as a
+// stream, 4 MiB at a time, up to 256 MiB; multipart parts are told apart in
+// bodies that decompress to at most 4 MiB. Match.Encoding names the chain,
+// outermost first, for example "chunked>gzip>json>base64".
 //
 // Scan reports each (owner, marker value, where) once, in the order found,
 // the plainest encoding first. It never panics and is safe for concurrent
-// use.
+// use. [Oracle.Check] also says whether the whole response was scanned.
 func (o *Oracle) Scan(viewer string, r Response) []Match {
+	return o.Check(viewer, r).Matches
+}
+
+// Check scans r as [Oracle.Scan] does and also says what it could not scan.
+func (o *Oracle) Check(viewer string, r Response) Result {
 	s := &scan{o: o, viewer: -1, budget: maxDecoded}
 	if id, ok := o.owners[viewer]; ok {
 		s.viewer = id
@@ -56,7 +97,7 @@ func (o *Oracle) Scan(viewer string, r Response) []Match {
 	}
 	s.scanHeaders(r.Header)
 	s.scanBody(r)
-	return s.out
+	return Result{Matches: s.out, Partial: s.partial, Err: s.err}
 }
 
 // scan is the state of one Scan call.
@@ -67,6 +108,10 @@ type scan struct {
 	found  map[foundKey]struct{}
 	seen   map[uint64]struct{}
 	budget int
+	// partial and err become Result.Partial and Result.Err; the first
+	// reason is kept.
+	partial string
+	err     error
 
 	// Set for the text being matched, read by visit.
 	where      string
@@ -110,52 +155,220 @@ func (s *scan) scanHeaders(h http.Header) {
 	}
 }
 
+// cut records why part of the response was not scanned.
+func (s *scan) cut(format string, a ...any) {
+	if s.partial == "" {
+		s.partial = fmt.Sprintf(format, a...)
+	}
+}
+
+// fail records a body that does not decode as its headers say.
+func (s *scan) fail(err error) {
+	if s.err == nil {
+		s.err = err
+		s.cut("%v", err)
+	}
+}
+
 func (s *scan) scanBody(r Response) {
 	body := r.Body
 	if len(body) == 0 {
 		return
 	}
-	type stage struct {
-		chain string
-		body  []byte
-	}
-	stages := []stage{{"", body}}
+	s.match("body", "", body)
+	chain := ""
 	if isChunked(r.TransferEncoding) {
 		if d := dechunk(body); d != nil {
 			s.budget -= len(d)
-			stages = append(stages, stage{"chunked", d})
+			chain, body = "chunked", d
+			s.match("body", chain, body)
 		}
 	}
 	codings := contentCodings(r.Header)
-	if len(codings) == 0 && isGzip(stages[len(stages)-1].body) {
+	said := len(codings) > 0
+	if !said && isGzip(body) {
 		codings = []string{"gzip"}
 	}
 	if len(codings) > maxCodings {
+		s.cut("%d content codings: only the first %d were undone", len(codings), maxCodings)
 		codings = codings[:maxCodings]
 	}
+	boundary := multipartBoundary(r.Header.Get("Content-Type"))
+	// Each coding reads the one before it as a stream; only the first
+	// reads the body in memory.
+	var in io.Reader
+	var between []*windowMatcher
+	inChain := chain
 	for _, c := range codings {
-		last := stages[len(stages)-1]
-		name, d := inflate(c, last.body, min(maxInflate, max(s.budget, 0)))
-		if d == nil {
+		prefix := body
+		if in != nil {
+			// Read ahead only where another coding follows.
+			br := bufio.NewReaderSize(in, probeBytes)
+			prefix, _ = br.Peek(probeBytes)
+			in = br
+		}
+		name := c
+		kind, err := probeCoding(c, prefix)
+		if err != nil {
+			switch {
+			case !said:
+				// Bytes that only looked like gzip: binary, not a failure.
+			case errors.Is(err, errUnknownCoding):
+				s.cut("content coding %q is not decoded: the body was scanned as it came", c)
+			default:
+				s.fail(fmt.Errorf("the body does not decode as Content-Encoding %s says: %v", c, err))
+			}
 			break
 		}
-		s.budget -= len(d)
-		stages = append(stages, stage{joinChain(last.chain, name), d})
+		if c == "x-gzip" {
+			name = "gzip"
+		}
+		var src io.Reader = bytes.NewReader(body)
+		if in != nil {
+			// The stream before this coding is scanned as it is read,
+			// as a form of the body in its own right.
+			wm := &windowMatcher{s: s, chain: inChain}
+			between = append(between, wm)
+			src = io.TeeReader(in, wm)
+		}
+		in = &codingReader{name: name, r: newDecoder(kind, src)}
+		inChain = joinChain(inChain, name)
 	}
-	// Text decodings run on the final form only: framing and compressed
-	// bytes are not text, and decoding them would only cost time and
-	// invite chance matches. Multipart parts go first so that a part's own
-	// Content-Transfer-Encoding names the chain rather than a decoder that
-	// happens to see through it too.
-	for _, st := range stages {
-		s.match("body", st.chain, st.body)
+	if in == nil {
+		s.finalForm(chain, body, boundary)
+		return
 	}
-	last := stages[len(stages)-1]
-	if b := multipartBoundary(r.Header.Get("Content-Type")); b != "" {
-		s.scanMultipart(last.chain, last.body, b, 0)
+	s.scanStream(inChain, in, boundary)
+	for _, wm := range between {
+		wm.flush()
 	}
-	s.decodeText("body", last.chain, 0, last.body)
 }
+
+// finalForm scans the last decoded form of a body held whole in memory:
+// multipart parts first, so that a part's own Content-Transfer-Encoding
+// names the chain rather than a decoder that happens to see through it too,
+// then the text decodings. Framing and compressed bytes are not text, and
+// decoding them would only cost time and invite chance matches, so text
+// decodings run on this form only.
+func (s *scan) finalForm(chain string, body []byte, boundary string) {
+	if boundary != "" {
+		s.scanMultipart(chain, body, boundary, 0)
+	}
+	s.decodeText("body", chain, 0, body)
+}
+
+// scanStream scans a decompressed body window by window. A body that fits
+// in one window is scanned exactly as one held in memory.
+func (s *scan) scanStream(chain string, r io.Reader, boundary string) {
+	bp := windows.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		// Matches copy what they show, so the window can serve the next
+		// scan; keeping it spares a decompressed body's allocations.
+		*bp = buf[:0]
+		windows.Put(bp)
+	}()
+	total, streamed := 0, false
+	var err error
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(cap(buf), window-cap(buf)))
+		}
+		var n int
+		n, err = r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		total += n
+		if len(buf) >= window && err == nil {
+			s.match("body", chain, buf)
+			s.decodeText("body", chain, 0, buf)
+			streamed = true
+			buf = buf[:copy(buf, buf[len(buf)-windowOverlap:])]
+		}
+		if total > maxStreamed {
+			s.cut("the body decompresses to more than %d MiB; the rest was not scanned", maxStreamed>>20)
+			break
+		}
+		if err != nil {
+			break
+		}
+	}
+	s.match("body", chain, buf)
+	if streamed {
+		if boundary != "" {
+			s.cut("the multipart body decompresses to more than %d MiB: its parts were scanned as text, not one by one", window>>20)
+		}
+		s.decodeText("body", chain, 0, buf)
+	} else {
+		s.finalForm(chain, buf, boundary)
+	}
+	if c, ok := r.(interface{ Close() error }); ok {
+		_ = c.Close()
+	}
+	var ce *codingError
+	switch {
+	case err == nil || errors.Is(err, io.EOF):
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// What was sent decoded well; it stops early, as a body cut at
+		// max_body or by a dropped connection does.
+		s.cut("the body ends inside its compressed stream: it was cut short, and what was sent was scanned")
+	case errors.As(err, &ce):
+		s.fail(fmt.Errorf("the body does not decode as Content-Encoding %s says: %v", ce.name, ce.err))
+	default:
+		s.fail(fmt.Errorf("the body does not decode: %v", err))
+	}
+}
+
+// windows recycles the buffers decompressed bodies are scanned in.
+var windows = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// codingReader names the coding whose decoder failed.
+type codingReader struct {
+	name string
+	r    io.Reader
+}
+
+type codingError struct {
+	name string
+	err  error
+}
+
+func (e *codingError) Error() string { return e.name + ": " + e.err.Error() }
+func (e *codingError) Unwrap() error { return e.err }
+
+func (c *codingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF {
+		var ce *codingError
+		if !errors.As(err, &ce) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			err = &codingError{c.name, err}
+		}
+	}
+	return n, err
+}
+
+// windowMatcher matches markers in a stream as it is written, window by
+// window with an overlap, for the forms between two codings.
+type windowMatcher struct {
+	s     *scan
+	chain string
+	buf   []byte
+}
+
+func (w *windowMatcher) Write(p []byte) (int, error) {
+	for rest := p; len(rest) > 0; {
+		n := min(len(rest), window-len(w.buf))
+		w.buf = append(w.buf, rest[:n]...)
+		rest = rest[n:]
+		if len(w.buf) == window {
+			w.s.match("body", w.chain, w.buf)
+			w.buf = w.buf[:copy(w.buf, w.buf[len(w.buf)-windowOverlap:])]
+		}
+	}
+	return len(p), nil
+}
+
+// flush matches what is left once the stream has ended.
+func (w *windowMatcher) flush() { w.s.match("body", w.chain, w.buf) }
 
 // scanText matches markers in text and in every text decoding that text
 // triggers, recursively.

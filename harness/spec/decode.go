@@ -43,6 +43,9 @@ type decoder struct {
 // field positions.
 func parseYAML(file string, data []byte, s *Spec) (d *decoder, err error) {
 	d = &decoder{file: file, anchors: map[string]ast.Node{}, pos: map[string]position{}, set: map[string]bool{}}
+	if e := checkBounds(file, data); e != nil {
+		return nil, e
+	}
 	f, err := parseBytes(file, data)
 	if err != nil {
 		return nil, err

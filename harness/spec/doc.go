@@ -22,7 +22,7 @@
 // Every field is shown; the comments give the defaults.
 //
 //	name: webmail                   # default: the file name without extension
-//	base_url: http://127.0.0.1:8080 # required; absolute http or https URL
+//	base_url: http://127.0.0.1:8080 # required; absolute http or https URL, no user info, query or fragment
 //	users:                          # exactly one of list, pattern, csv; at least 2 users
 //	  list:
 //	    - login: alice
@@ -102,6 +102,14 @@
 //
 // The header row names the columns: login, password, password_env, token,
 // token_env, email, markers (several separated by "|") and vars.NAME for a
-// user var. Lines starting with "#" are comments. Errors in a row name the
-// CSV file and its line.
+// user var. Lines starting with "#" are comments. A UTF-8 byte order mark,
+// as spreadsheets write, is skipped. Errors in a row name the CSV file and
+// its line.
+//
+// # Bounds
+//
+// A spec larger than [MaxSpecBytes] (1 MiB) or nested deeper than
+// [MaxSpecDepth] (64 levels) is refused before the YAML parser sees it, with
+// the line where the bound is crossed: some inputs of a few hundred KiB cost
+// that parser gigabytes. [LoadContext] also stops when its context does.
 package spec

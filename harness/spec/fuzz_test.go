@@ -28,6 +28,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("users: {list: [&u {login: a}, *u, {<<: [*u, *u]}]}"))
 	f.Add([]byte("{\"limits\": {\"timeout\": \"-1h\", \"max_error_rate\": .nan}}"))
 	f.Add([]byte("--- !!map\n? [a]\n: b\n"))
+	f.Add([]byte("a: [[[{b: '[[[', c: \"{{\\\"\"}]]] # [[[\n- - - x\n"))
+	f.Add([]byte("name: 'it''s [ok]'\nusers:\n  - - [\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("fuzz.yaml", data)
 		if err != nil {

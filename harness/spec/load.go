@@ -1,12 +1,11 @@
 package spec
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,17 +15,11 @@ import (
 // Load reads, defaults, resolves and validates the spec at path. The format
 // is told by content, not by extension: JSON is valid YAML and goes through
 // the same parser. Every error is an [*Error].
+//
+// A spec larger than [MaxSpecBytes] or nested deeper than [MaxSpecDepth] is
+// refused before it is parsed.
 func Load(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		msg := err.Error()
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			msg = "cannot read the spec: " + pe.Err.Error()
-		}
-		return nil, &Error{File: path, Msg: msg}
-	}
-	return Parse(path, data)
+	return LoadContext(context.Background(), path)
 }
 
 // Parse does what [Load] does for a spec already in memory. name is used in
@@ -118,6 +111,10 @@ func (c *checker) run() *Error {
 			s.Name = "spec"
 		}
 	}
+	if strings.IndexFunc(s.Name, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
+		// The name heads reports, file names and emitted Go comments.
+		return c.errf("name", "%q must not contain line breaks or control characters", s.Name)
+	}
 	steps := []func() *Error{c.baseURL, c.users, c.login, c.requests, c.limits, c.templates}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -133,8 +130,11 @@ func (c *checker) baseURL() *Error {
 	if raw == "" {
 		return c.errf("base_url", "required: the target's address, such as \"http://127.0.0.1:8080\"")
 	}
+	// The messages show the URL without its user info, which may hold a
+	// password.
+	shown := RedactURL(raw)
 	if !strings.Contains(raw, "://") {
-		return c.errf("base_url", "%q must be an absolute http:// or https:// URL", raw)
+		return c.errf("base_url", "%q must be an absolute http:// or https:// URL", shown)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -142,16 +142,21 @@ func (c *checker) baseURL() *Error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return c.errf("base_url", "%q is not a URL: %v", raw, err)
+		return c.errf("base_url", "%q is not a URL: %v", shown, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return c.errf("base_url", "%q must be an absolute http:// or https:// URL", raw)
+		return c.errf("base_url", "%q must be an absolute http:// or https:// URL", shown)
 	}
 	if u.Host == "" {
-		return c.errf("base_url", "%q has no host", raw)
+		return c.errf("base_url", "%q has no host", shown)
+	}
+	if u.User != nil {
+		// It would be written into every stream, report and plan, and the
+		// requests would not carry it anyway.
+		return c.errf("base_url", "%q must not carry a user name or password; log in through login: (type basic sends HTTP Basic), with the password from password_env", shown)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
-		return c.errf("base_url", "%q must not have a query or fragment; put those in the request paths", raw)
+		return c.errf("base_url", "%q must not have a query or fragment; put those in the request paths", shown)
 	}
 	// Request paths start with "/", so a trailing slash would double it.
 	s.BaseURL = strings.TrimRight(raw, "/")

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -249,7 +250,13 @@ func (c *checker) csvUsers() *Error {
 		return c.errf("users.csv", "cannot read %s: %v", path, err)
 	}
 	defer fh.Close()
-	r := csv.NewReader(fh)
+	// Excel and other spreadsheets write UTF-8 with a byte order mark,
+	// which would otherwise become part of the first column's name.
+	br := bufio.NewReader(fh)
+	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
+		_, _ = br.Discard(3)
+	}
+	r := csv.NewReader(br)
 	r.TrimLeadingSpace = true
 	r.Comment = '#'
 	csvErr := func(line, col int, field, format string, args ...any) *Error {
