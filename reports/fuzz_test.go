@@ -78,7 +78,8 @@ func FuzzDecode(f *testing.F) {
 
 		recs, _ := ReadAll(bytes.NewReader(data))
 		s := Summarize(recs)
-		for name, r := range reporters {
+		for _, f := range formats {
+			name, r := f.name, f.render
 			if err := r(io.Discard, s); err != nil {
 				t.Fatalf("%s report: %v", name, err)
 			}

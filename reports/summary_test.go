@@ -45,7 +45,8 @@ func TestSummarizeNoRecords(t *testing.T) {
 		assert.Contains(t, text, "incomplete")
 		assert.Contains(t, text, "no header record")
 		assert.Contains(t, text, "no verdict record")
-		for name, r := range reporters {
+		for _, f := range formats {
+			name, r := f.name, f.render
 			assert.NotEmpty(t, render(t, r, s), name)
 		}
 	}
