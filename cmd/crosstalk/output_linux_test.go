@@ -167,7 +167,9 @@ func TestReportMergesStreams(t *testing.T) {
 	one := func(path string) (requests, findings int) {
 		r := crosstalk(t, "report", "-in", path, "-format", "json")
 		require.Equal(t, 0, r.code, r.stderr)
-		var doc struct{ Counts struct{ Requests, Findings int } }
+		var doc struct {
+			Counts struct{ Requests, Findings int }
+		}
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc))
 		return doc.Counts.Requests, doc.Counts.Findings
 	}
