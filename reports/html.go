@@ -23,6 +23,9 @@ var htmlTemplate = template.Must(template.New("report").Parse(htmlSource))
 // is read by people, and the JSON report carries the rest.
 const maxHTMLGroups = 200
 
+// openHTMLGroups are shown open; the rest are folded.
+const openHTMLGroups = 10
+
 // Chart geometry, in SVG user units.
 const (
 	chartWidth  = 900
@@ -112,6 +115,9 @@ type htmlGroup struct {
 	ID, Title, Request, Where, Mark string
 	Evidence                        string
 	Count                           int
+	// Folded leaks past the first few are closed until clicked, so the
+	// page stays readable when a run finds dozens.
+	Folded bool
 }
 
 // HTML renders the summary as one self-contained page: verdict, the
@@ -147,7 +153,7 @@ func HTML(w io.Writer, s Summary) error {
 		f := g.First
 		p.Groups = append(p.Groups, htmlGroup{
 			N: i + 1, ID: "finding-" + strconv.Itoa(i+1), Title: groupTitle(g), Request: requestText(f), Where: whereText(f),
-			Mark: markerText(f), Evidence: clean(f.Excerpt), Count: g.Count,
+			Mark: markerText(f), Evidence: clean(f.Excerpt), Count: g.Count, Folded: i >= openHTMLGroups,
 		})
 	}
 	p.MoreGroups = len(s.Groups) - len(shown) + s.GroupsDropped
@@ -229,6 +235,9 @@ func htmlEnv(s Summary) []htmlField {
 	}
 	if s.Bursts > 0 {
 		t := fmt.Sprintf("release skew p50 %s, p90 %s", micros(s.ReleaseSkewP50), micros(s.ReleaseSkewP90))
+		if s.Header != nil && s.Header.Sync == "h2" {
+			t += " (h2: one write releases the whole burst)"
+		}
 		if s.ArrivalBursts > 0 {
 			t += fmt.Sprintf("; arrival spread p50 %s, p90 %s", micros(s.ArrivalSpreadP50), micros(s.ArrivalSpreadP90))
 		}
