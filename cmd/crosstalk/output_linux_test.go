@@ -79,10 +79,11 @@ func TestStalledStreamReaderDoesNotBlockSIGTERM(t *testing.T) {
 	ct.Stdout, ct.Stderr = w, &ctErr
 	require.NoError(t, ct.Start())
 	require.NoError(t, w.Close())
-	// Wait until crosstalk is blocked writing to the full pipe: one of its
-	// threads sleeps in the kernel's pipe_write.
+	// Wait until crosstalk is blocked writing to the full pipe (one of its
+	// threads sleeps in the kernel's pipe_write) and the run itself waits
+	// on its stream (the process stops using CPU).
 	deadline := time.Now().Add(30 * time.Second)
-	for !blockedInPipeWrite(t, ct.Process.Pid) {
+	for !blockedInPipeWrite(t, ct.Process.Pid) || !idle(t, ct.Process.Pid) {
 		n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ)
 		require.NoError(t, err)
 		require.True(t, time.Now().Before(deadline), "crosstalk never blocked on the pipe: %d bytes unread", n)
@@ -253,4 +254,19 @@ func blockedInPipeWrite(t *testing.T, pid int) bool {
 		}
 	}
 	return false
+}
+
+// idle reports whether process pid used no CPU time over 200 ms, as a run
+// that waits on its stream does; a running one bursts all the time.
+func idle(t *testing.T, pid int) bool {
+	t.Helper()
+	ticks := func() string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		require.NoError(t, err)
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		return f[11] + "/" + f[12] // utime and stime
+	}
+	before := ticks()
+	time.Sleep(200 * time.Millisecond) // the window the CPU time is compared over
+	return ticks() == before
 }
