@@ -58,7 +58,8 @@ type junitProblem struct {
 
 // JUnit renders the summary as JUnit XML, one test case per thing that was
 // checked: the run as a whole ("isolation"), each request of the spec
-// ("request/NAME"), each data kind ("data/KIND"), and the checks that decide
+// ("request/NAME"), each data kind ("data/KIND"), each pair of requests
+// that ran in one burst ("pair/A+B", from a traced run), and the checks that decide
 // whether the run could vouch for anything ("check/..."). A request or kind
 // that carried another user's data fails, with the evidence and the commands
 // that reproduce it; when the run was inconclusive the cases it cannot vouch
@@ -149,6 +150,26 @@ func JUnit(w io.Writer, s Summary) error {
 	}
 	for _, k := range kinds {
 		cases = append(cases, verdictCase("data/"+kindName(k), func(f harness.Finding) bool { return f.Data == k }))
+	}
+	for _, p := range s.Pairs {
+		tc := junitCase{Classname: spec, Name: "pair/" + clean(p.A) + "+" + clean(p.B), Time: seconds}
+		switch {
+		case p.Findings > 0:
+			sub := s
+			sub.Groups, sub.Found = nil, p.Findings
+			for _, f := range p.Evidence {
+				sub.Groups = append(sub.Groups, FindingGroup{First: f, Count: 1})
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s and %s ran together in %d %s.\n", clean(p.A), clean(p.B), p.Bursts, plural(p.Bursts, "burst", "bursts"))
+			textFindings(&b, sub)
+			b.WriteString(reproduce)
+			tc.Failure = &junitProblem{Message: fmt.Sprintf("%d %s carried another user's data while %s and %s ran together",
+				p.Findings, plural(p.Findings, "response", "responses"), clean(p.A), clean(p.B)), Type: "leak", Text: b.String()}
+		case s.Verdict == harness.Inconclusive:
+			tc.Error = inconclusive
+		}
+		cases = append(cases, tc)
 	}
 	cases = append(cases, junitChecks(s, spec)...)
 

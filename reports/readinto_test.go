@@ -90,3 +90,35 @@ func TestTimelineBinsDouble(t *testing.T) {
 }
 
 func time3ms(i int) time.Duration { return time.Duration(i) * 3 * time.Millisecond }
+
+func TestRequestPairs(t *testing.T) {
+	ex := func(burst int, user, req string) harness.Record {
+		return harness.Record{Type: harness.RecordExchange, Exchange: &harness.Exchange{Burst: burst, User: user, Request: req}}
+	}
+	f := finding("u2", "u1", "profile", "ctk1", 1, 1)
+	f.Finding.Request = "profile"
+	recs := []harness.Record{
+		{Type: harness.RecordHeader, Header: &harness.Header{Spec: "s", Requests: []harness.RequestInfo{{Name: "inbox", Data: "mail"}, {Name: "profile", Data: "profile"}}}},
+		ex(1, "u1", "inbox"), f, ex(1, "u2", "profile"), ex(1, "u3", "profile"),
+		{Type: harness.RecordBurst, Burst: &harness.BurstSummary{Burst: 1}},
+		ex(2, "u1", "inbox"), ex(2, "u2", "profile"),
+		{Type: harness.RecordBurst, Burst: &harness.BurstSummary{Burst: 2}},
+		verdict(harness.Leak, 1),
+	}
+	s := Summarize(recs)
+	require.Len(t, s.Pairs, 2)
+	assert.Equal(t, RequestPair{A: "inbox", B: "profile", Bursts: 2, Findings: 1, Evidence: []harness.Finding{*f.Finding}}, s.Pairs[0],
+		"u2's profile carried u1's data while u1's inbox ran: the pair is inbox+profile")
+	assert.Equal(t, "profile", s.Pairs[1].A)
+	assert.Equal(t, 1, s.Pairs[1].Bursts, "two users sent profile together once")
+	assert.Zero(t, s.Pairs[1].Findings)
+
+	out := render(t, JUnit, s)
+	assert.Contains(t, out, `name="pair/inbox+profile" time="0.000">`+"\n\t\t\t"+`<failure message="1 response carried another user&#39;s data while inbox and profile ran together"`)
+	assert.Contains(t, out, `name="pair/profile+profile" time="0.000"></testcase>`)
+
+	// A stream cut off in the middle of a burst counts what it holds.
+	cut := Summarize(recs[:5])
+	require.Len(t, cut.Pairs, 2)
+	assert.Equal(t, 1, cut.Pairs[0].Findings)
+}

@@ -3,6 +3,7 @@ package reports
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -68,6 +69,23 @@ type Summary struct {
 	// GroupsDropped counts the findings of distinct leaks past that.
 	Groups        []FindingGroup
 	GroupsDropped int
+
+	// Pairs are the pairs of requests that ran in one burst, from the
+	// exchange records of a traced run (none without -trace): how often each
+	// pair ran together and how many findings came out of it, the viewer's
+	// request with the owner's.
+	Pairs []RequestPair
+}
+
+// RequestPair is two requests of the spec that ran in the same bursts. A
+// and B are in order (A <= B); a pair of one request with itself is two
+// users sending it together.
+type RequestPair struct {
+	A, B     string
+	Bursts   int
+	Findings int
+	// Evidence holds the first few findings of the pair.
+	Evidence []harness.Finding
 }
 
 // KindExposure counts the findings of one data kind.
@@ -162,6 +180,14 @@ type Aggregator struct {
 	pairs    map[pair]*pairAgg
 	viewers  map[string]bool
 	owners   map[string]bool
+
+	// The current burst's exchanges and findings, held until the burst is
+	// over to tell which requests ran together and whose request leaked.
+	burstID       int
+	burstSeen     bool
+	burstRequests map[string]string // user → request
+	burstFindings []harness.Finding
+	reqPairs      map[[2]string]*RequestPair
 }
 
 type groupKey struct{ viewer, owner, request, marker string }
@@ -190,6 +216,7 @@ func NewAggregator() *Aggregator {
 		pairs:    map[pair]*pairAgg{},
 		viewers:  map[string]bool{},
 		owners:   map[string]bool{},
+		reqPairs: map[[2]string]*RequestPair{},
 	}
 }
 
@@ -214,11 +241,102 @@ func (a *Aggregator) Add(r harness.Record) {
 			a.spreads = append(a.spreads, b.ArrivalSpread)
 		}
 		a.event(timedEvent{at: b.Release, bursts: 1, errors: b.Errors})
+		a.endBurst()
 	case r.Type == harness.RecordFinding && r.Finding != nil:
+		a.inBurst(r.Finding.Burst)
+		a.burstFindings = append(a.burstFindings, *r.Finding)
 		a.finding(*r.Finding)
 	case r.Type == harness.RecordExchange && r.Exchange != nil:
 		a.exchanges++
+		a.inBurst(r.Exchange.Burst)
+		if a.burstRequests == nil {
+			a.burstRequests = map[string]string{}
+		}
+		a.burstRequests[r.Exchange.User] = r.Exchange.Request
 	}
+}
+
+// maxPairEvidence is how many findings a request pair keeps as evidence.
+const maxPairEvidence = 3
+
+// inBurst ends the held burst when records of another one arrive, for the
+// setup bursts that have no burst record.
+func (a *Aggregator) inBurst(id int) {
+	if a.burstSeen && id != a.burstID {
+		a.endBurst()
+	}
+	a.burstID, a.burstSeen = id, true
+}
+
+// endBurst counts the request pairs of the held burst: every pair that ran,
+// and for each finding, the viewer's request with the owner's.
+func (a *Aggregator) endBurst() {
+	defer func() {
+		a.burstRequests, a.burstFindings, a.burstSeen = nil, nil, false
+	}()
+	if len(a.burstRequests) == 0 {
+		return // not traced: which requests ran together is not known
+	}
+	senders := map[string]int{}
+	for _, q := range a.burstRequests {
+		senders[q]++
+	}
+	reqs := slices.Sorted(maps.Keys(senders))
+	for i, x := range reqs {
+		for _, y := range reqs[i:] {
+			if x == y && senders[x] < 2 {
+				continue
+			}
+			a.reqPair(x, y).Bursts++
+		}
+	}
+	for _, f := range a.burstFindings {
+		own, ok := a.burstRequests[f.Owner]
+		if !ok {
+			continue // the owner sent nothing in this burst
+		}
+		p := a.reqPair(f.Request, own)
+		p.Findings++
+		if len(p.Evidence) < maxPairEvidence {
+			p.Evidence = append(p.Evidence, f)
+		}
+	}
+}
+
+func (a *Aggregator) reqPair(x, y string) *RequestPair {
+	if y < x {
+		x, y = y, x
+	}
+	p := a.reqPairs[[2]string{x, y}]
+	if p == nil {
+		p = &RequestPair{A: x, B: y}
+		a.reqPairs[[2]string{x, y}] = p
+	}
+	return p
+}
+
+// pairsSoFar counts the burst still held (a stream cut off mid-burst) on a
+// copy, so that later records still join that burst.
+func (a *Aggregator) pairsSoFar() []RequestPair {
+	sum := map[[2]string]RequestPair{}
+	for k, p := range a.reqPairs {
+		c := *p
+		c.Evidence = slices.Clone(p.Evidence)
+		sum[k] = c
+	}
+	if len(a.burstRequests) > 0 {
+		held := &Aggregator{burstRequests: a.burstRequests, burstFindings: a.burstFindings, reqPairs: map[[2]string]*RequestPair{}}
+		for k, p := range sum {
+			held.reqPairs[k] = &p
+		}
+		held.endBurst()
+		for k, p := range held.reqPairs {
+			sum[k] = *p
+		}
+	}
+	out := slices.Collect(maps.Values(sum))
+	slices.SortFunc(out, func(x, y RequestPair) int { return cmp.Or(cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B)) })
+	return out
 }
 
 // Problem records something wrong with the input that the reports must
@@ -367,6 +485,7 @@ func (a *Aggregator) Summary() Summary {
 	slices.SortFunc(s.Exposure, func(x, y Exposure) int {
 		return cmp.Or(compareNatural(x.Owner, y.Owner), compareNatural(x.Viewer, y.Viewer))
 	})
+	s.Pairs = a.pairsSoFar()
 	s.Outcome = a.mergedOutcome(&s)
 	s.judge(len(a.headers), len(a.outcomes))
 	return s
