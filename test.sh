@@ -12,7 +12,7 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
-echo "== install: nginx and mox for the real-target tests, hey for the bench, gcc for -race"
+echo "== install: nginx and mox for the real-target tests, hey for the bench, gcc for -race, chromium and xmllint for the reports"
 # From apt, with "apt-get update" only when something has to be installed.
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 updated=""
@@ -35,6 +35,13 @@ if ! .tools/bin/mox version 2>/dev/null | grep -q "^$mox_version\b"; then
 	(cd targets/mox/tools && go build -o ../../../.tools/bin/mox github.com/mjl-/mox)
 fi
 
+# The HTML report's browser test opens it in Debian's chromium; the JUnit
+# report is validated against its schema with xmllint (libxml2-utils).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+	apt_install chromium fonts-dejavu-core
+fi
+command -v xmllint >/dev/null 2>&1 || apt_install libxml2-utils
+
 echo "== go vet"
 go vet ./...
 
@@ -48,4 +55,7 @@ fi
 staticcheck ./...
 
 echo "== go test -race"
-go test -race -count=1 -timeout 20m ./...
+# Test artifacts (the HTML report's screenshots, whose paths go test -v
+# prints) are kept under .test-artifacts/_artifacts/.
+mkdir -p .test-artifacts
+go test -race -count=1 -timeout 20m -artifacts -outputdir "$PWD/.test-artifacts" ./...

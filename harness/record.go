@@ -40,8 +40,13 @@ type Record struct {
 
 // Header opens a stream: what was tested, how and with what.
 type Header struct {
+	// Version is the crosstalk build that wrote the stream.
+	Version  string `json:"version,omitempty"`
 	Spec     string `json:"spec"`
 	SpecFile string `json:"spec_file,omitempty"`
+	// SpecHash is "sha256:" and the hex digest of the spec file's bytes, so
+	// a report names exactly which spec it tested.
+	SpecHash string `json:"spec_hash,omitempty"`
 	// BaseURL is the URL the target was reached at. Its tag is the one
 	// streams have always had.
 	BaseURL string `json:"target"`

@@ -14,8 +14,14 @@ import (
 // rename replaces a link instead of writing through it.
 
 // CreateEvidence creates (or replaces) the evidence file at path and returns
-// it open for writing, for a stream written as a run goes.
+// it open for writing, for a stream written as a run goes. A path that leads
+// to a pipe or a device (-o /dev/stdout, a fifo) is not a file to replace:
+// it is opened write-only, so that crosstalk never holds the read end of its
+// own pipe and the pipe still breaks when its reader goes away.
 func CreateEvidence(path string) (*os.File, error) {
+	if st, err := os.Stat(path); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeCharDevice|os.ModeDevice) != 0 {
+		return os.OpenFile(path, os.O_WRONLY, 0)
+	}
 	f, err := createTemp(path)
 	if err != nil {
 		return nil, err

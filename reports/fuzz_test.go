@@ -78,7 +78,17 @@ func FuzzDecode(f *testing.F) {
 
 		recs, _ := ReadAll(bytes.NewReader(data))
 		s := Summarize(recs)
-		for name, r := range reporters {
+		// ReadInto goes on past bad lines; it must keep every good one.
+		a := NewAggregator()
+		kept, _, _ := ReadInto(a, bytes.NewReader(data), "fuzz")
+		if kept < len(recs) {
+			t.Fatalf("ReadInto kept %d records, ReadAll %d", kept, len(recs))
+		}
+		if kept == len(recs) && a.Summary().Verdict != s.Verdict {
+			t.Fatalf("ReadInto and Summarize disagree: %s, %s", a.Summary().Verdict, s.Verdict)
+		}
+		for _, f := range formats {
+			name, r := f.name, f.render
 			if err := r(io.Discard, s); err != nil {
 				t.Fatalf("%s report: %v", name, err)
 			}

@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,28 +16,69 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata fr
 
 // goldenFormats maps each golden file extension to the reporter it checks.
 var goldenFormats = map[string]Reporter{
-	".txt":  Text,
-	".md":   Markdown,
-	".xml":  JUnit,
-	".json": JSON,
+	".txt":    Text,
+	".md":     Markdown,
+	".xml":    JUnit,
+	".json":   JSON,
+	".html":   HTML,
+	".sarif":  SARIF,
+	".github": githubGolden,
+}
+
+// githubGolden renders the github format as GitHub Actions would run it,
+// with the step summary in a temporary file, and shows both: the
+// annotations written to stdout, then what was appended to the summary.
+func githubGolden(w io.Writer, s Summary) error {
+	dir, err := os.MkdirTemp("", "crosstalk-github")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "summary.md")
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": path}
+	if err := githubReport(w, s, func(k string) string { return env[k] }); err != nil {
+		return err
+	}
+	md, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, "--- appended to $GITHUB_STEP_SUMMARY ---\n"); err != nil {
+		return err
+	}
+	_, err = w.Write(md)
+	return err
+}
+
+// goldenStreams returns each testdata stream's path without its extension.
+func goldenStreams(t *testing.T) []string {
+	t.Helper()
+	streams, err := filepath.Glob(filepath.Join("testdata", "*.jsonl"))
+	require.NoError(t, err)
+	require.NotEmpty(t, streams, "no testdata streams")
+	for i, s := range streams {
+		streams[i] = strings.TrimSuffix(s, ".jsonl")
+	}
+	return streams
+}
+
+func summarizeFile(t *testing.T, path string) Summary {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	recs, err := ReadAll(f)
+	require.NoError(t, err)
+	return Summarize(recs)
 }
 
 // TestGolden renders every testdata stream in every format and compares the
 // result byte for byte with the stored file, so any change to a report's
 // wording or layout shows up in review as a golden-file diff.
 func TestGolden(t *testing.T) {
-	streams, err := filepath.Glob(filepath.Join("testdata", "*.jsonl"))
-	require.NoError(t, err)
-	require.NotEmpty(t, streams, "no testdata streams")
-	for _, stream := range streams {
-		base := strings.TrimSuffix(stream, ".jsonl")
+	for _, base := range goldenStreams(t) {
 		t.Run(filepath.Base(base), func(t *testing.T) {
-			f, err := os.Open(stream)
-			require.NoError(t, err)
-			defer f.Close()
-			recs, err := ReadAll(f)
-			require.NoError(t, err)
-			s := Summarize(recs)
+			s := summarizeFile(t, base+".jsonl")
 			for ext, report := range goldenFormats {
 				t.Run(strings.TrimPrefix(ext, "."), func(t *testing.T) {
 					var got bytes.Buffer

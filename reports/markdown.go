@@ -137,7 +137,7 @@ func mdFindings(b *strings.Builder, s Summary) {
 	if len(s.Groups) == 0 {
 		return
 	}
-	n := len(s.Findings)
+	n := s.Found
 	fmt.Fprintf(b, "### Findings (%d %s, %d distinct)\n\n", n, plural(n, "finding", "findings"), len(s.Groups))
 	b.WriteString("| # | viewer | owner | data | times | first seen | request | found in | marker | evidence |\n")
 	b.WriteString("|--:|---|---|---|--:|---|---|---|---|---|\n")

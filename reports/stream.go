@@ -44,6 +44,12 @@ func (e *Encoder) Encode(r harness.Record) error {
 	if r.V == 0 {
 		r.V = harness.StreamVersion
 	}
+	if r.Type == harness.RecordHeader && r.Header != nil && r.Header.Version == "" {
+		// The header says which build wrote the stream, whoever made it.
+		h := *r.Header
+		h.Version = Version()
+		r.Header = &h
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.buf.Reset()
@@ -67,15 +73,50 @@ func (e *Encoder) Encode(r harness.Record) error {
 // [Decoder.Decode] goes on with the following line. Read errors do stop it.
 type Decoder struct {
 	sc   *bufio.Scanner
+	last *lastByte
 	line int
 	err  error // sticky: read errors and line-too-long
 }
 
 // NewDecoder returns a [Decoder] reading from r.
 func NewDecoder(r io.Reader) *Decoder {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
-	return &Decoder{sc: sc}
+	d := &Decoder{}
+	d.last = &lastByte{r: r}
+	d.sc = bufio.NewScanner(d.last)
+	d.sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
+	return d
+}
+
+// LineError is a line of the stream that is not a record this build reads.
+// The decoder goes on past it.
+type LineError struct {
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// lastByte remembers the last byte read, so the decoder can tell a torn last
+// line (a killed writer) from a malformed one in the middle.
+type lastByte struct {
+	r    io.Reader
+	last byte
+}
+
+func (l *lastByte) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if n > 0 {
+		l.last = p[n-1]
+	}
+	return n, err
+}
+
+// Torn reports whether the stream ended in the middle of line n: the writer
+// was killed before it finished the line. Only meaningful after Decode
+// returned io.EOF.
+func (d *Decoder) Torn(n int) bool {
+	return n == d.line && d.last.last != '\n' && errors.Is(d.err, io.EOF)
 }
 
 // probe is read before the full record so that the version and type are
@@ -111,7 +152,7 @@ func (d *Decoder) Decode() (harness.Record, error) {
 		}
 		rec, skip, err := parseLine(line)
 		if err != nil {
-			return harness.Record{}, fmt.Errorf("line %d: %w", d.line, err)
+			return harness.Record{}, &LineError{Line: d.line, Err: err}
 		}
 		if skip {
 			continue
@@ -212,4 +253,56 @@ func ReadAll(r io.Reader) ([]harness.Record, error) {
 		}
 		recs = append(recs, rec)
 	}
+}
+
+// ReadInto decodes every record of r into a, going on past lines it cannot
+// read: each is listed in the returned warnings (named after name, the
+// input's label) and added to the summary's problems, so that a stream cut
+// off by a killed run still gives its evidence. The error is non-nil only
+// when r itself could not be read on; the records before it are in a.
+func ReadInto(a *Aggregator, r io.Reader, name string) (records int, warnings []string, err error) {
+	d := NewDecoder(r)
+	var bad []*LineError
+	for {
+		rec, err := d.Decode()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var le *LineError
+		if errors.As(err, &le) {
+			bad = append(bad, le)
+			continue
+		}
+		if err != nil {
+			msg := fmt.Sprintf("%s: %v; the %d %s before it are reported", name, err, records, plural(records, "record", "records"))
+			a.Problem(msg)
+			return records, append(lineWarnings(d, bad, name), msg), err
+		}
+		a.Add(rec)
+		records++
+	}
+	warnings = lineWarnings(d, bad, name)
+	for _, w := range warnings {
+		a.Problem(w)
+	}
+	return records, warnings, nil
+}
+
+// maxLineWarnings keeps a garbage file from burying the report in warnings.
+const maxLineWarnings = 5
+
+func lineWarnings(d *Decoder, bad []*LineError, name string) []string {
+	var out []string
+	for i, le := range bad {
+		if i == maxLineWarnings {
+			out = append(out, fmt.Sprintf("%s: %d more lines could not be read", name, len(bad)-i))
+			break
+		}
+		if d.Torn(le.Line) {
+			out = append(out, fmt.Sprintf("%s: line %d is torn (the writer stopped in the middle of it, as a killed run does); the records before it are reported", name, le.Line))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: line %d skipped: %v", name, le.Line, le.Err))
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +23,7 @@ func sampleRecords() []harness.Record {
 	start := time.Date(2025, 3, 14, 9, 0, 0, 123456789, time.UTC)
 	return []harness.Record{
 		{Type: harness.RecordHeader, Header: &harness.Header{
-			Spec: "webmail", BaseURL: "http://127.0.0.1:8080", Sync: "barrier", Users: []string{"u1", "u2"},
+			Version: "v1.2.3", Spec: "webmail", BaseURL: "http://127.0.0.1:8080", Sync: "barrier", Users: []string{"u1", "u2"},
 			Started: start, Requests: []harness.RequestInfo{{Name: "inbox", Data: "mail"}},
 			Markers: map[oracle.Kind]int{oracle.Canary: 2}, BurstSize: 2,
 		}},
@@ -65,6 +66,29 @@ func TestEncoderDecoderRoundTrip(t *testing.T) {
 		recs[i].V = harness.StreamVersion
 	}
 	require.Equal(t, recs, got)
+}
+
+func TestEncoderStampsBuildVersion(t *testing.T) {
+	var buf bytes.Buffer
+	h := &harness.Header{Spec: "s"}
+	require.NoError(t, NewEncoder(&buf).Encode(harness.Record{Type: harness.RecordHeader, Header: h}))
+	rec, err := NewDecoder(&buf).Decode()
+	require.NoError(t, err)
+	assert.Equal(t, Version(), rec.Header.Version, "a header without a version gets this build's")
+	assert.NotEmpty(t, rec.Header.Version)
+	assert.Empty(t, h.Version, "the caller's header is left alone")
+}
+
+func TestVersionOf(t *testing.T) {
+	bi := &debug.BuildInfo{Main: debug.Module{Path: modulePath, Version: "v0.4.1"}}
+	assert.Equal(t, "v0.4.1", versionOf(bi))
+	bi = &debug.BuildInfo{Main: debug.Module{Path: "example.test/app", Version: "v9.9.9"},
+		Deps: []*debug.Module{{Path: modulePath, Version: "v0.3.0"}}}
+	assert.Equal(t, "v0.3.0", versionOf(bi), "as a library, crosstalk's own version, not the program's")
+	bi = &debug.BuildInfo{Main: debug.Module{Path: modulePath, Version: "(devel)"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}}}
+	assert.Equal(t, "devel-0123456789ab+dirty", versionOf(bi))
+	assert.Equal(t, "devel", versionOf(&debug.BuildInfo{Main: debug.Module{Path: modulePath}}))
 }
 
 func TestEncoderKeepsExplicitVersion(t *testing.T) {

@@ -45,7 +45,8 @@ func TestSummarizeNoRecords(t *testing.T) {
 		assert.Contains(t, text, "incomplete")
 		assert.Contains(t, text, "no header record")
 		assert.Contains(t, text, "no verdict record")
-		for name, r := range reporters {
+		for _, f := range formats {
+			name, r := f.name, f.render
 			assert.NotEmpty(t, render(t, r, s), name)
 		}
 	}
@@ -131,26 +132,29 @@ func TestSummarizeIgnoresRecordsWithoutPayload(t *testing.T) {
 		{Type: harness.RecordBurst, Finding: &harness.Finding{}},
 		{Type: "other"},
 	})
-	assert.Empty(t, s.Findings)
+	assert.Zero(t, s.Found)
 	assert.Zero(t, s.Bursts)
 }
 
-func TestSummarizeFirstHeaderAndVerdictWin(t *testing.T) {
+func TestSummarizeMergesStreams(t *testing.T) {
 	s := Summarize([]harness.Record{
 		{Type: harness.RecordHeader, Header: &harness.Header{Spec: "first"}},
-		{Type: harness.RecordHeader, Header: &harness.Header{Spec: "second"}},
 		verdict(harness.Isolated, 0),
+		{Type: harness.RecordHeader, Header: &harness.Header{Spec: "second"}},
 		verdict(harness.Inconclusive, 0),
 	})
-	assert.Equal(t, "first", s.Header.Spec)
-	assert.Equal(t, harness.Isolated, s.Verdict)
+	assert.Equal(t, "first", s.Header.Spec, "the first header names the report")
+	require.Len(t, s.Headers, 2)
+	assert.Equal(t, "second", s.Headers[1].Spec)
+	assert.Equal(t, harness.Inconclusive, s.Verdict, "one run that cannot vouch for isolation keeps the merge from doing so")
+	assert.Contains(t, s.Reason, "2 streams merged; stream 2")
 }
 
 func TestSummarizeDoesNotAliasRecords(t *testing.T) {
 	recs := []harness.Record{{Type: harness.RecordHeader, Header: &harness.Header{Spec: "s"}}, finding("b", "a", "mail", "x", 0, 0)}
 	s := Summarize(recs)
 	s.Header.Spec = "changed"
-	s.Findings[0].Viewer = "changed"
+	s.Groups[0].First.Viewer = "changed"
 	assert.Equal(t, "s", recs[0].Header.Spec)
 	assert.Equal(t, "b", recs[1].Finding.Viewer)
 }

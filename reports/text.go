@@ -122,7 +122,7 @@ func textVerdict(b *strings.Builder, s Summary) {
 // many people had each kind of data exposed, then how many saw what was not
 // theirs.
 func exposureSentences(s Summary) []string {
-	if len(s.Findings) == 0 {
+	if s.Found == 0 {
 		return nil
 	}
 	var out []string
@@ -329,7 +329,7 @@ func textFindings(b *strings.Builder, s Summary) {
 	if len(s.Groups) == 0 {
 		return
 	}
-	n := len(s.Findings)
+	n := s.Found
 	fmt.Fprintf(b, "\nFindings (%d %s, %d distinct)\n", n, plural(n, "finding", "findings"), len(s.Groups))
 	shown := s.Groups[:min(len(s.Groups), maxGroups)]
 	width := len(strconv.Itoa(len(shown)))

@@ -64,7 +64,8 @@ func TestHostileTextIsNeutralised(t *testing.T) {
 		{Type: harness.RecordVerdict, Outcome: &harness.Outcome{Verdict: harness.Leak, Reason: evil, LoginFailures: []string{evil}}},
 	}
 	s := Summarize(recs)
-	for name, r := range reporters {
+	for _, f := range formats {
+		name, r := f.name, f.render
 		out := render(t, r, s)
 		assert.NotContains(t, out, "\x1b", name)
 		assert.NotContains(t, out, "\x07", name)
@@ -84,47 +85,81 @@ func TestHostileTextIsNeutralised(t *testing.T) {
 }
 
 func TestJUnitShape(t *testing.T) {
+	// One case per check: the run, each request, each data kind, and the
+	// checks a verdict rests on. status maps case name to "pass",
+	// "failure" or "error".
 	cases := []struct {
-		verdict            harness.Verdict
-		findings           bool
-		failures, errors   int
-		failure, errorElem bool
+		verdict  harness.Verdict
+		findings bool
+		status   map[string]string
 	}{
-		{harness.Isolated, false, 0, 0, false, false},
-		{harness.Leak, true, 1, 0, true, false},
-		{harness.Inconclusive, false, 0, 1, false, true},
+		{harness.Isolated, false, map[string]string{"isolation": "pass", "request/mail-req": "pass", "request/profile": "pass", "data/mail": "pass", "data/profile": "pass"}},
+		{harness.Leak, true, map[string]string{"isolation": "failure", "request/mail-req": "failure", "request/profile": "pass", "data/mail": "failure", "data/profile": "pass"}},
+		{harness.Inconclusive, false, map[string]string{"isolation": "error", "request/mail-req": "error", "request/profile": "error", "data/mail": "error", "data/profile": "error"}},
 	}
 	for _, c := range cases {
 		t.Run(string(c.verdict), func(t *testing.T) {
-			recs := []harness.Record{{Type: harness.RecordHeader, Header: &harness.Header{Spec: "mail-app"}}}
+			recs := []harness.Record{{Type: harness.RecordHeader, Header: &harness.Header{Spec: "mail-app", SpecFile: "specs/mail.yaml", BaseURL: "http://127.0.0.1:1",
+				Requests: []harness.RequestInfo{{Name: "mail-req", Data: "mail"}, {Name: "profile", Data: "profile"}}}},
+				{Type: harness.RecordBurst, Burst: &harness.BurstSummary{Burst: 1}}}
 			if c.findings {
 				recs = append(recs, finding("b", "a", "mail", "x", 0, 0))
 			}
 			recs = append(recs, harness.Record{Type: harness.RecordVerdict, Outcome: &harness.Outcome{
-				Verdict: c.verdict, Reason: "the reason", Elapsed: 1500 * time.Millisecond}})
+				Verdict: c.verdict, Reason: "the reason", Elapsed: 1500 * time.Millisecond, Bursts: 1}})
 			out := render(t, JUnit, Summarize(recs))
 			var doc junitSuites
 			require.NoError(t, xml.Unmarshal([]byte(out), &doc))
-			assert.Equal(t, 1, doc.Tests)
-			assert.Equal(t, c.failures, doc.Failures)
-			assert.Equal(t, c.errors, doc.Errors)
-			assert.Equal(t, "1.500", doc.Time)
 			require.Len(t, doc.Suites, 1)
-			require.Len(t, doc.Suites[0].Cases, 1)
-			tc := doc.Suites[0].Cases[0]
-			assert.Equal(t, "crosstalk", tc.Classname)
-			assert.Equal(t, "isolation/mail-app", tc.Name)
-			assert.Equal(t, c.failure, tc.Failure != nil)
-			assert.Equal(t, c.errorElem, tc.Error != nil)
-			if tc.Error != nil {
-				assert.Equal(t, "the reason", tc.Error.Message)
+			got := map[string]string{}
+			failures, errs := 0, 0
+			for _, tc := range doc.Suites[0].Cases {
+				assert.Equal(t, "mail-app", tc.Classname)
+				switch {
+				case tc.Failure != nil:
+					got[tc.Name] = "failure"
+					failures++
+					assert.Contains(t, tc.Failure.Text, "b saw a's mail", tc.Name)
+					assert.Contains(t, tc.Failure.Text, "crosstalk run -target specs/mail.yaml -url http://127.0.0.1:1", "the failure says how to reproduce it")
+				case tc.Error != nil:
+					got[tc.Name] = "error"
+					errs++
+					assert.Equal(t, "the reason", tc.Error.Message)
+				default:
+					got[tc.Name] = "pass"
+				}
 			}
-			if tc.Failure != nil {
-				assert.Contains(t, tc.Failure.Message, "1 user saw another user's data")
-				assert.Contains(t, tc.Failure.Text, "b saw a's mail")
+			for name, want := range c.status {
+				assert.Equal(t, want, got[name], name)
 			}
+			for _, check := range []string{"check/stream", "check/logins", "check/bursts", "check/budget"} {
+				assert.Equal(t, "pass", got[check], check)
+			}
+			assert.Equal(t, len(doc.Suites[0].Cases), doc.Tests)
+			assert.Equal(t, failures, doc.Failures)
+			assert.Equal(t, errs, doc.Errors)
+			assert.Equal(t, "1.500", doc.Time)
 		})
 	}
+}
+
+func TestJUnitChecks(t *testing.T) {
+	s := Summarize([]harness.Record{
+		{Type: harness.RecordHeader, Header: &harness.Header{Spec: "s"}},
+		{Type: harness.RecordVerdict, Outcome: &harness.Outcome{Verdict: harness.Inconclusive, Reason: "r", CutShort: true, LoginFailures: []string{"u1: 401"}}},
+	})
+	var doc junitSuites
+	require.NoError(t, xml.Unmarshal([]byte(render(t, JUnit, s)), &doc))
+	errs := map[string]string{}
+	for _, tc := range doc.Suites[0].Cases {
+		if tc.Error != nil {
+			errs[tc.Name] = tc.Error.Message
+		}
+	}
+	assert.Contains(t, errs["check/logins"], "u1: 401")
+	assert.Contains(t, errs["check/bursts"], "no burst")
+	assert.Contains(t, errs["check/budget"], "before its budget")
+	assert.NotContains(t, errs, "check/stream", "the stream itself is complete")
 }
 
 func TestJSONReport(t *testing.T) {
@@ -169,11 +204,12 @@ func TestByName(t *testing.T) {
 		require.NoError(t, err, name)
 		require.NotNil(t, r)
 	}
-	r, err := ByName("html")
+	r, err := ByName("pdf")
 	require.Error(t, err)
 	assert.Nil(t, r)
-	assert.Contains(t, err.Error(), `"html"`)
-	assert.Contains(t, err.Error(), "json, junit, markdown, text")
+	assert.Contains(t, err.Error(), `"pdf"`)
+	assert.Contains(t, err.Error(), strings.Join(Names(), ", "), "the error lists every format")
+	assert.Equal(t, []string{"text", "json", "junit", "markdown", "html", "github", "sarif"}, Names())
 }
 
 func TestKindLetters(t *testing.T) {

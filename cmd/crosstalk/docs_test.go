@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
+	"io"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/goccy/go-yaml"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crosstalk/crosstalk/harness/spec"
+	"github.com/crosstalk/crosstalk/reports"
 	"github.com/crosstalk/crosstalk/targets/webmail"
 )
 
@@ -52,4 +58,42 @@ func TestServeHelpListsEveryBug(t *testing.T) {
 		require.Regexp(t, `(?m)^  `+string(b)+` +`+regexp.QuoteMeta(b.Description())+`$`, r.stderr)
 	}
 	require.Contains(t, r.stderr, "Examples:")
+}
+
+// The README's example workflow must be YAML, and its crosstalk run must
+// use only flags that run has.
+func TestReadmeWorkflowRunsValidFlags(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)A workflow that gates a pull request.*?```yaml\n(.*?)```").FindSubmatch(readme)
+	require.NotNil(t, m, "README has the example workflow")
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct{ Run string }
+		}
+	}
+	require.NoError(t, yaml.Unmarshal(m[1], &wf))
+	var run string
+	for _, s := range wf.Jobs["crosstalk"].Steps {
+		if strings.HasPrefix(s.Run, "crosstalk run ") {
+			run = s.Run
+		}
+	}
+	require.NotEmpty(t, run, "the workflow runs crosstalk run")
+	run = regexp.MustCompile(`\$\{\{[^}]*\}\}`).ReplaceAllString(run, "https://staging.example.test")
+	args := strings.Fields(strings.TrimPrefix(run, "crosstalk run "))
+	for i, a := range args {
+		args[i] = strings.Trim(a, `"`)
+	}
+	for i, a := range args {
+		if a == "-format" && i+1 < len(args) {
+			_, err := reports.ByName(args[i+1])
+			require.NoError(t, err, "the workflow's -format")
+		}
+	}
+	// Parsing stops at -h: every flag before it must exist and take its
+	// value, or run exits 2.
+	var stderr strings.Builder
+	e := &env{stdout: io.Discard, stderr: &stderr}
+	require.Equal(t, 0, runRun(context.Background(), e, append(args, "-h")), stderr.String())
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
+	"github.com/crosstalk/crosstalk/reports"
 )
 
 // command is one subcommand. Each lives in its own file with its own FlagSet.
@@ -65,9 +66,10 @@ func commands() []command {
 		{"demo", "find the 2008 last-login leak in the built-in webmail, then show the fixed one isolated", runDemo},
 		{"run", "hunt for cross-user leaks in a target described by a spec", runRun},
 		{"serve", "run the built-in webmail, with a bug of your choice, on loopback", runServe},
-		{"report", "render a saved result stream as text, json, junit or markdown", runReport},
+		{"report", "render saved result streams as " + reports.NameList(), runReport},
 		{"fuzz", "search random plans for a leak, shrink it to a minimal replayable plan", runFuzz}, {"replay", "re-run a saved plan N times and print its reproduction rate", runReplay},
 		{"bench", "measure burst spread, time to first leak, oracle and harness speed; print a markdown table", runBench},
+		{"version", "print the crosstalk version, the Go version and the platform", runVersion},
 	}
 }
 
@@ -79,6 +81,10 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
+	// A reader that goes away (crosstalk run -o - | head) must not kill
+	// crosstalk with SIGPIPE before it writes its verdict and reports: with
+	// the signal caught, the write fails with EPIPE and the run stops.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr), yield: yieldCPU}
 	code := dispatch(ctx, e, os.Args[1:])
 	stop()
@@ -92,6 +98,9 @@ func dispatch(ctx context.Context, e *env, args []string) int {
 			return harness.ExitUsage
 		}
 		return 0
+	}
+	if args[0] == "-version" || args[0] == "--version" {
+		return runVersion(ctx, e, args[1:])
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -121,6 +130,7 @@ Examples:
   crosstalk serve -bug lastlogin &
   crosstalk run -target targets/webmail/webmail.yaml -duration 10s
   crosstalk report -in results.jsonl -format junit > junit.xml
+  crosstalk version
 
 Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
 Run "crosstalk <command> -h" for a command's flags.
@@ -215,4 +225,24 @@ func isLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+const versionUsage = `
+Usage: crosstalk version   (or crosstalk -version)
+
+Prints the crosstalk version, the Go version it was built with and the
+platform. Result streams record the same version in their header.
+
+Examples:
+  crosstalk version
+  crosstalk -version
+`
+
+func runVersion(_ context.Context, e *env, args []string) int {
+	fs := newFlagSet(e, "version", versionUsage)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	fmt.Fprintln(e.stdout, reports.VersionLine())
+	return 0
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
-	"bufio"
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -27,6 +30,8 @@ Examples:
   crosstalk run -target staging.yaml -url https://staging.example.test -duration 2m
   crosstalk run -target spec.yaml -requests 100000 -o results.jsonl
   crosstalk run -target spec.yaml -stop-on-first -format junit > junit.xml
+  crosstalk run -target spec.yaml -o results.jsonl -report html:report.html -report sarif:leaks.sarif
+  crosstalk run -target spec.yaml -o - | crosstalk report -in - -format github
   crosstalk run -target spec.yaml -sync h2      # single-packet bursts over HTTP/2
 
 Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
@@ -70,11 +75,13 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		target, baseURL, out, format string
 		stopFirst, trace, insecure   bool
 		budget                       budgetFlags
+		extra                        reportFlags
 	)
 	fs.StringVar(&target, "target", "", "the target spec, YAML or JSON (required)")
 	fs.StringVar(&baseURL, "url", "", "replace the spec's base_url, e.g. to point one spec at staging")
-	fs.StringVar(&out, "o", "", "write the result stream (JSON Lines) to this file")
-	fs.StringVar(&format, "format", "text", "summary format on stdout: text, json, junit or markdown")
+	fs.StringVar(&out, "o", "", "write the result stream (JSON Lines) to this file; - for stdout (the summary then goes to stderr)")
+	fs.StringVar(&format, "format", "text", "summary format on stdout: "+reports.NameList())
+	fs.Var(&extra, "report", "also write a report when the run ends, as FORMAT:PATH (PATH - for stdout); repeatable. Formats: "+reports.NameList())
 	fs.BoolVar(&stopFirst, "stop-on-first", false, "stop after the first burst with a leak")
 	fs.BoolVar(&trace, "trace", false, "add every exchange to the result stream")
 	syncName := fs.String("sync", harness.SyncAuto, "how bursts are released: "+strings.Join(harness.SyncNames(), ", ")+
@@ -89,7 +96,25 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	}
 	render, err := reports.ByName(format)
 	if err != nil {
-		return usageErr(e, "%v", err)
+		return usageErr(e, "-format: %v", err)
+	}
+	// stdout carries one thing: with -o - it is the stream, and the summary
+	// moves to stderr.
+	stdoutTaken := ""
+	if out == "-" {
+		stdoutTaken = "-o -"
+	}
+	for _, r := range extra {
+		if r.path == "-" {
+			if stdoutTaken != "" {
+				return usageErr(e, "-report %s:- and %s both want stdout; give one of them a file", r.format, stdoutTaken)
+			}
+			stdoutTaken = "-report " + r.format + ":-"
+		}
+	}
+	summaryOut := e.stdout
+	if stdoutTaken != "" {
+		summaryOut = e.stderr
 	}
 	s, err := spec.LoadContext(ctx, target)
 	if err != nil {
@@ -101,64 +126,148 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	opts := budget.options()
 	opts.StopOnFirst, opts.Trace, opts.Insecure = stopFirst, trace, insecure
 	opts.Sync = *syncName
-	res, err := execute(ctx, e, s, opts, out)
+	sum, err := execute(ctx, e, s, opts, out, nil)
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
-	if err := render(e.stdout, reports.Summarize(res)); err != nil {
+	if err := render(summaryOut, sum); err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: writing the summary: %v\n", err)
 	}
-	return verdictCode(res)
+	for _, r := range extra {
+		if err := r.write(e, sum); err != nil {
+			fmt.Fprintf(e.stderr, "crosstalk: -report %s:%s: %v\n", r.format, r.path, err)
+		}
+	}
+	return sum.Verdict.ExitCode()
 }
 
-// execute runs the harness, streaming to the file at path (if any) and
-// keeping the records for the summary.
-func execute(ctx context.Context, e *env, s *spec.Spec, opts harness.Options, path string) ([]harness.Record, error) {
-	var records []harness.Record
-	var enc *reports.Encoder
-	var flush func() error
-	if path != "" {
-		f, err := reports.CreateEvidence(path)
-		if err != nil {
-			return nil, fmt.Errorf("cannot write the result stream: %w", err)
-		}
-		defer f.Close()
-		bw := bufio.NewWriter(f)
-		enc, flush = reports.NewEncoder(bw), bw.Flush
+// reportFlags collects -report FORMAT:PATH flags.
+type reportFlags []reportFlag
+
+type reportFlag struct {
+	format, path string
+	render       reports.Reporter
+}
+
+func (r *reportFlags) String() string {
+	parts := make([]string, len(*r))
+	for i, f := range *r {
+		parts[i] = f.format + ":" + f.path
 	}
+	return strings.Join(parts, ",")
+}
+
+func (r *reportFlags) Set(v string) error {
+	format, path, ok := strings.Cut(v, ":")
+	if !ok || path == "" {
+		return fmt.Errorf("want FORMAT:PATH, such as html:report.html (formats: %s)", reports.NameList())
+	}
+	render, err := reports.ByName(format)
+	if err != nil {
+		return err
+	}
+	*r = append(*r, reportFlag{format: format, path: path, render: render})
+	return nil
+}
+
+func (r reportFlag) write(e *env, sum reports.Summary) error {
+	if r.path == "-" {
+		return r.render(e.stdout, sum)
+	}
+	f, err := reports.CreateEvidence(r.path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(r.render(f, sum), f.Close())
+}
+
+// streamGrace is how long a finished run waits for the reader of its
+// stream before giving up on it.
+const streamGrace = 2 * time.Second
+
+// execute runs the harness, streaming every record to path ("-" for
+// stdout, "" for nowhere) and folding each into the summary as it goes, so
+// memory does not grow with the findings. tap, when set, sees every record
+// too.
+func execute(ctx context.Context, e *env, s *spec.Spec, opts harness.Options, path string, tap func(harness.Record)) (reports.Summary, error) {
+	agg := reports.NewAggregator()
+	var enc *reports.Encoder
+	var sw *reports.StreamWriter
+	if path != "" {
+		w := e.stdout
+		if path != "-" {
+			// CreateEvidence opens a pipe such as /dev/stdout write-only:
+			// crosstalk must not be a reader of its own pipe, or the pipe
+			// never breaks when the real reader goes away.
+			f, err := reports.CreateEvidence(path)
+			if err != nil {
+				return reports.Summary{}, fmt.Errorf("cannot write the result stream: %w", err)
+			}
+			defer f.Close()
+			w = f
+		}
+		sw = reports.NewStreamWriter(w)
+		enc = reports.NewEncoder(sw)
+		// Once the run is told to stop, a reader that stopped reading gets
+		// a little while and is then given up on, so Ctrl-C always ends
+		// the run.
+		stop := context.AfterFunc(ctx, func() { time.AfterFunc(streamGrace, sw.Abandon) })
+		defer stop()
+	}
+	hash := specHash(s)
 	p := newProgress(e, s.Name)
 	opts.Progress = p.update
 	_, err := harness.Run(ctx, s, opts, func(r harness.Record) error {
-		records = append(records, r)
+		if r.Type == harness.RecordHeader && r.Header != nil {
+			// Stamped here, not only by the encoder, so that the reports of
+			// this run and of its saved stream say the same.
+			h := *r.Header
+			h.Version = cmp.Or(h.Version, reports.Version())
+			h.SpecHash = cmp.Or(h.SpecHash, hash)
+			r.Header = &h
+		}
+		agg.Add(r)
+		if tap != nil {
+			tap(r)
+		}
 		if enc == nil {
 			return nil
 		}
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
-		if r.Type == harness.RecordFinding || r.Type == harness.RecordVerdict {
-			// Findings are what a crash must not lose.
-			return flush()
-		}
-		return nil
+		return enc.Encode(r)
 	})
 	p.done()
 	if errors.Is(err, harness.ErrOptions) {
-		return nil, err
+		return reports.Summary{}, err
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 	}
-	if path != "" {
-		fmt.Fprintf(e.stderr, "result stream written to %s\n", path)
+	if sw != nil {
+		if err := sw.Close(streamGrace); err != nil {
+			fmt.Fprintf(e.stderr, "crosstalk: the result stream is incomplete: %v\n", err)
+		} else if path != "-" {
+			fmt.Fprintf(e.stderr, "result stream written to %s\n", path)
+		}
 	}
-	return records, nil
+	return agg.Summary(), nil
 }
 
-// verdictCode maps the stream's verdict to the exit code; a stream without
-// one is inconclusive.
-func verdictCode(records []harness.Record) int { return verdictOf(records).ExitCode() }
+// specHash is the digest of the spec file as it is on disk, so that a
+// report names the exact spec it tested; "" for a spec built in code.
+func specHash(s *spec.Spec) string {
+	if s.File == "" {
+		return ""
+	}
+	data, err := os.ReadFile(s.File)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
 
+// verdictOf is the verdict of a stream's records; one without a verdict
+// record is inconclusive.
 func verdictOf(records []harness.Record) harness.Verdict {
 	for i := len(records) - 1; i >= 0; i-- {
 		if v := records[i].Outcome; v != nil {

@@ -6,6 +6,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -23,7 +25,7 @@ var t0 = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
 
 func header(spec, target, sync string, us []string) harness.Header {
 	return harness.Header{
-		Spec: spec, SpecFile: "specs/" + spec + ".yaml", BaseURL: target, Sync: sync, Users: us, Started: t0,
+		Version: "v0.9.0", Spec: spec, SpecFile: "specs/" + spec + ".yaml", SpecHash: specHash(spec), BaseURL: target, Sync: sync, Users: us, Started: t0,
 		Requests:    []harness.RequestInfo{{Name: "inbox", Data: "mail"}, {Name: "message", Data: "mail"}, {Name: "attachment", Data: "attachment"}, {Name: "profile", Data: "profile"}},
 		Markers:     map[oracle.Kind]int{oracle.Canary: 16, oracle.Identity: 24, oracle.Learned: 37, oracle.Static: 8},
 		MaxRequests: 384, BurstSize: 8,
@@ -207,4 +209,10 @@ func incomplete() error {
 	body, _, _ := run(rng, users, 9, findings()[:3], true, nil, 0)
 	recs := append([]harness.Record{{Type: harness.RecordHeader, Header: &h}}, body...)
 	return write("incomplete", recs)
+}
+
+// specHash stands in for the digest of a spec file the streams never had.
+func specHash(spec string) string {
+	sum := sha256.Sum256([]byte(spec))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
