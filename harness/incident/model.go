@@ -6,6 +6,10 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/crosstalk/crosstalk/fuzz"
+	"github.com/crosstalk/crosstalk/harness"
+	"github.com/crosstalk/crosstalk/harness/spec"
 )
 
 // Direction says which of two overlapping requests receives the other's
@@ -143,4 +147,90 @@ func compileKinds(rules []KindRule) ([]KindRule, error) {
 		out[i] = KindRule{Pattern: r.Pattern, Kind: r.Kind, re: re}
 	}
 	return out, nil
+}
+
+var numericSegment = regexp.MustCompile(`/[0-9]+(/|$)`)
+
+// pathClass turns a request path into a class regexp: numeric segments
+// (message ids) match any number, the rest is literal.
+func pathClass(p string) string {
+	p, _, _ = strings.Cut(p, "?")
+	var b strings.Builder
+	b.WriteString("^")
+	last := 0
+	for _, m := range numericSegment.FindAllStringIndex(p, -1) {
+		b.WriteString(regexp.QuoteMeta(p[last:m[0]]))
+		b.WriteString(`/[0-9]+`)
+		if strings.HasSuffix(p[m[0]:m[1]], "/") {
+			b.WriteString("/")
+		}
+		last = m[1]
+	}
+	b.WriteString(regexp.QuoteMeta(p[last:]))
+	b.WriteString("$")
+	return b.String()
+}
+
+// ModelFromFindings draws a model from crosstalk's own findings: the
+// request classes are the paths that leaked. The findings do not say how
+// wide the race window is, nor, from one response, who got whose data
+// first: the window is given, and the direction is either way unless given.
+func ModelFromFindings(fs []harness.Finding, window time.Duration, dir Direction, source string) (*Model, error) {
+	if len(fs) == 0 {
+		return nil, fmt.Errorf("%s: no findings to draw a leak model from", source)
+	}
+	seen := map[string]bool{}
+	m := &Model{Window: window, Direction: dir, Source: source}
+	for _, f := range fs {
+		c := pathClass(f.Path)
+		if !seen[c] {
+			seen[c] = true
+			m.Classes = append(m.Classes, c)
+		}
+	}
+	if m.Direction == "" {
+		m.Direction = EitherWay
+	}
+	return m, m.Compile()
+}
+
+// ModelFromPlan draws a model from a minimal plan: the classes are the
+// paths of the spec requests in its bursts, with the finding's path first.
+// The window is given; a plan that reproduced with its steps offset by up
+// to D shows the window is at least D, so the window is never taken below
+// that.
+func ModelFromPlan(f *fuzz.File, s *spec.Spec, window time.Duration, dir Direction, source string) (*Model, error) {
+	m := &Model{Window: window, Direction: dir, Source: source}
+	seen := map[string]bool{}
+	add := func(p string) {
+		c := pathClass(p)
+		if !seen[c] {
+			seen[c] = true
+			m.Classes = append(m.Classes, c)
+		}
+	}
+	if f.Finding != nil {
+		add(f.Finding.Path)
+	}
+	for _, b := range f.Plan.Bursts {
+		var lo, hi time.Duration = 1 << 62, 0
+		for _, st := range b.Steps {
+			lo, hi = min(lo, st.Offset), max(hi, st.Offset)
+			if s != nil {
+				if rq := s.Request(st.Request); rq != nil && (rq.Action == "" || rq.Action == spec.ActionRead) {
+					add(templateVar.ReplaceAllString(rq.Path, "1"))
+				}
+			}
+		}
+		if len(b.Steps) > 1 {
+			m.Window = max(m.Window, hi-lo)
+		}
+	}
+	if len(m.Classes) == 0 {
+		return nil, fmt.Errorf("%s: the plan names no request path (give -spec, or -classes)", source)
+	}
+	if m.Direction == "" {
+		m.Direction = EitherWay
+	}
+	return m, m.Compile()
 }

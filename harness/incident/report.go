@@ -263,8 +263,8 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 	for _, row := range r.Matrix {
 		if row.DirectOwners > 0 || p.Options.Model == nil {
 			r.Statements = append(r.Statements, Statement{
-				Text:  fmt.Sprintf("%d users had %s (direct evidence: the log names whose data was served)", row.DirectOwners, kindPhrase(row.Kind)),
-				Kind:  row.Kind, Users: row.DirectOwners, Evidence: directEvidenceOf(direct, row.Kind), Exact: true})
+				Text: fmt.Sprintf("%d users had %s (direct evidence: the log names whose data was served)", row.DirectOwners, kindPhrase(row.Kind)),
+				Kind: row.Kind, Users: row.DirectOwners, Evidence: directEvidenceOf(direct, row.Kind), Exact: true})
 		}
 		if p.Options.Model != nil {
 			r.Statements = append(r.Statements, Statement{

@@ -6,13 +6,13 @@ import (
 
 // Timeline is the incident by minute.
 type Timeline struct {
-	FirstLeak time.Time    `json:"first_leak,omitzero"`
-	LastLeak  time.Time    `json:"last_leak,omitzero"`
-	Minutes   []MinuteRow  `json:"minutes"`
-	Reference []Milestone  `json:"reference_2008"`
-	Marks     []Milestone  `json:"marks"`
-	Omitted   int          `json:"omitted_minutes,omitempty"`
-	Location  string       `json:"location"`
+	FirstLeak time.Time   `json:"first_leak,omitzero"`
+	LastLeak  time.Time   `json:"last_leak,omitzero"`
+	Minutes   []MinuteRow `json:"minutes"`
+	Reference []Milestone `json:"reference_2008"`
+	Marks     []Milestone `json:"marks"`
+	Omitted   int         `json:"omitted_minutes,omitempty"`
+	Location  string      `json:"location"`
 	zone      *time.Location
 }
 

@@ -525,6 +525,7 @@ func (s *Server) profile(w http.ResponseWriter, ss *session) {
 		busy(s.work)
 	}
 	a := v.acct
+	noteOwner(w, a.Login)
 	s.mu.RLock()
 	summary := a.mbox.summaryHTML
 	s.mu.RUnlock()
