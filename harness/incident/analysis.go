@@ -506,8 +506,13 @@ func (a *Analyzer) directEvidence(e *Entry, acc *userAcc, pi pathInfo, mp *minut
 			return true
 		}
 	}
+	// Bodies are compared only for successful responses of a data kind: an
+	// error page or a stylesheet is the same for everyone by design.
+	if pi.kind == 0 || e.Status < 200 || e.Status >= 300 {
+		return false
+	}
 	h := e.BodyHash
-	if len(h) == 0 && a.opts.MatchSize && e.Bytes > 0 && e.Status >= 200 && e.Status < 300 {
+	if len(h) == 0 && a.opts.MatchSize && e.Bytes > 0 {
 		h = []byte(fmt.Sprintf("size:%d", e.Bytes))
 	}
 	if len(h) > 0 {
@@ -763,10 +768,15 @@ func (a *Analyzer) sample(w *window, i int, lim int64) {
 	}
 	rad := radius(lim)
 	lo := sort.Search(len(w.items)-w.head, func(j int) bool { return w.items[w.head+j].start >= it.start-rad }) + w.head
+	// Whoever started while the leaking request ran may have written what
+	// it read, so the window runs to its end, not only W past its start.
+	hi := max(it.start+rad, it.end+it.res)
 	var first int64
-	for j := lo; j < len(w.items) && w.items[j].start <= it.start+rad && len(s.Steps) < maxSampleSteps; j++ {
+	for j := lo; j < len(w.items) && w.items[j].start <= hi && len(s.Steps) < maxSampleSteps; j++ {
 		n := &w.items[j]
-		if n.path == 0 {
+		// With a model, the window holds what the mechanism needs: the
+		// requests of its classes. Without one, every request near the leak.
+		if n.path == 0 || (a.model != nil && !n.bug && j != i) {
 			continue
 		}
 		if len(s.Steps) == 0 {
@@ -847,6 +857,11 @@ func (a *Analyzer) Partial() *Partial {
 		p.Minutes[m] = &cc
 	}
 	p.Samples = a.samples
+	for _, u := range a.opts.Sessions {
+		p.Known = append(p.Known, u)
+	}
+	slices.Sort(p.Known)
+	p.Known = slices.Compact(p.Known)
 	return p
 }
 

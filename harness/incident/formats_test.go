@@ -122,10 +122,10 @@ func TestScanBadInputKeepsNeighbours(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(jsonLine("a", "1215702600.5") + "\n")
 	b.WriteString(`10.0.0.1 - b [10/Jul/2008:15:10:03 +0000] "GET /inbox HTTP/1.1" 200 1 "-" "-"` + "\r\n") // mixed format, CRLF
-	b.WriteString(jsonLine("c", "1215702500.5") + "\n")                                                   // the clock steps back
+	b.WriteString(jsonLine("c", "1215702500.5") + "\n")                                                     // the clock steps back
 	b.WriteString("{\"msec\":\"1215702600.6\",\"user\":\"d\xff\xfe\",\"uri\":\"/profile\"}\n")              // not UTF-8
-	b.WriteString(huge + "\n")                                                                             // 100 MB
-	b.WriteString("\n")                                                                                    // blank
+	b.WriteString(huge + "\n")                                                                              // 100 MB
+	b.WriteString("\n")                                                                                     // blank
 	b.WriteString("garbage\n")
 	b.WriteString(jsonLine("e", "1215702601.0") + "\n")
 	b.WriteString(`{"msec":"1215702601.1","user":"f"`) // truncated last line

@@ -30,12 +30,15 @@ type Partial struct {
 	Late         int64 `json:"late,omitempty"`
 	Unattributed int64 `json:"unattributed,omitempty"`
 	// Res is the coarsest clock resolution seen, µs.
-	Res         int64                      `json:"resolution_us"`
-	First       int64                      `json:"first_us,omitempty"`
-	Last        int64                      `json:"last_us,omitempty"`
-	Instances   []string                   `json:"instances,omitempty"`
-	NoInstance  bool                       `json:"no_instance,omitempty"`
-	Users       map[string]*UserPartial    `json:"users"`
+	Res        int64                   `json:"resolution_us"`
+	First      int64                   `json:"first_us,omitempty"`
+	Last       int64                   `json:"last_us,omitempty"`
+	Instances  []string                `json:"instances,omitempty"`
+	NoInstance bool                    `json:"no_instance,omitempty"`
+	Users      map[string]*UserPartial `json:"users"`
+	// Known are the users of the session mapping, so that those absent from
+	// the log are classified too.
+	Known       []string                   `json:"known,omitempty"`
 	Direct      []Pair                     `json:"direct,omitempty"`
 	Bound       []Pair                     `json:"bound,omitempty"`
 	Hashes      []HashPartial              `json:"hashes,omitempty"`
@@ -132,6 +135,7 @@ func Merge(ps []*Partial) (*Partial, error) {
 	bad := map[BadLine]bool{}
 	inst := map[string]bool{}
 	seen := false
+	var known []string
 	for i, p := range ps {
 		o := p.Options
 		o.Shards = out.Options.Shards
@@ -172,6 +176,7 @@ func Merge(ps []*Partial) (*Partial, error) {
 			inst[n] = true
 		}
 		out.NoInstance = out.NoInstance || p.NoInstance
+		known = append(known, p.Known...)
 		for name, u := range p.Users {
 			g := out.Users[name]
 			if g == nil {
@@ -254,6 +259,8 @@ func Merge(ps []*Partial) (*Partial, error) {
 	for n := range inst {
 		out.Instances = append(out.Instances, n)
 	}
+	slices.Sort(known)
+	out.Known = slices.Compact(known)
 	slices.Sort(out.Instances)
 	for _, p := range direct {
 		out.Direct = append(out.Direct, *p)

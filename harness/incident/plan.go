@@ -34,6 +34,21 @@ func DerivePlan(r *Report, o PlanOptions) (*fuzz.File, []string, error) {
 	}
 	matchers := requestMatchers(o.Spec)
 	userMap := map[string]string{}
+	taken := map[string]bool{}
+	specUsers := map[string]bool{}
+	for _, u := range o.Spec.Resolved {
+		specUsers[u.Login] = true
+	}
+	// A log user who is a spec user plays as itself (a log of crosstalk's
+	// own run); the others take the free spec users in order.
+	for _, s := range r.Samples {
+		for _, st := range s.Steps {
+			if specUsers[st.User] {
+				userMap[st.User], taken[st.User] = st.User, true
+			}
+		}
+	}
+	next := 0
 	var notes []string
 	var plan harness.Plan
 	for _, s := range r.Samples {
@@ -47,12 +62,15 @@ func DerivePlan(r *Report, o PlanOptions) (*fuzz.File, []string, error) {
 			}
 			u, ok := userMap[st.User]
 			if !ok {
-				if len(userMap) >= len(o.Spec.Resolved) {
+				for next < len(o.Spec.Resolved) && taken[o.Spec.Resolved[next].Login] {
+					next++
+				}
+				if next >= len(o.Spec.Resolved) {
 					skipped++
 					continue
 				}
-				u = o.Spec.Resolved[len(userMap)].Login
-				userMap[st.User] = u
+				u = o.Spec.Resolved[next].Login
+				userMap[st.User], taken[u] = u, true
 			}
 			off := time.Duration(st.Offset) * time.Microsecond
 			off = min(off, fuzz.MaxStepOffset)
@@ -69,8 +87,10 @@ func DerivePlan(r *Report, o PlanOptions) (*fuzz.File, []string, error) {
 	if len(plan.Bursts) == 0 {
 		return nil, notes, fmt.Errorf("no request of the leak windows matches a request of spec %s", o.Spec.Name)
 	}
-	for logUser, specUser := range userMap {
-		notes = append(notes, fmt.Sprintf("log user %s plays as %s", logUser, specUser))
+	for _, logUser := range sortedKeys(boolKeys(userMap)) {
+		if logUser != userMap[logUser] {
+			notes = append(notes, fmt.Sprintf("log user %s plays as %s", logUser, userMap[logUser]))
+		}
 	}
 	f := &fuzz.File{Version: fuzz.FileVersion, Spec: o.SpecPath, Target: o.Spec.Name, BaseURL: o.BaseURL,
 		Sync: o.Sync, Plan: plan, Created: time.Now().UTC().Truncate(time.Second)}
@@ -131,4 +151,12 @@ func matchRequest(ms []requestMatcher, path string) string {
 		}
 	}
 	return found
+}
+
+func boolKeys(m map[string]string) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }

@@ -25,19 +25,23 @@ type Report struct {
 	Statements []Statement `json:"statements"`
 	// Matrix is the exposure matrix: per kind of data, owners and viewers
 	// by direct evidence and by the bound.
-	Matrix         []KindRow      `json:"matrix"`
-	Categories     map[string]int `json:"categories"`
-	Direct         []Pair         `json:"direct_pairs"`
-	BoundPairs     int            `json:"bound_pairs"`
-	BoundTop       []Pair         `json:"bound_top,omitempty"`
-	TwoAddresses   []SessionFlag  `json:"two_addresses"`
-	Persistent     []UserFlag     `json:"persistent"`
-	Timeline       Timeline       `json:"timeline"`
-	Samples        []Sample       `json:"samples,omitempty"`
-	Truth          *TruthCheck    `json:"truth,omitempty"`
-	Caveats        []string       `json:"caveats,omitempty"`
-	Users          []UserRow      `json:"-"`
-	directOwnersBy map[string]map[string]bool
+	Matrix     []KindRow      `json:"matrix"`
+	Categories map[string]int `json:"categories"`
+	Direct     []Pair         `json:"direct_pairs"`
+	BoundPairs int            `json:"bound_pairs"`
+	// DirectOutsideModel counts direct pairs the model alone would not have
+	// allowed: the model is too narrow for this log (the bound includes
+	// them all the same).
+	DirectOutsideModel int           `json:"direct_outside_model"`
+	BoundTop           []Pair        `json:"bound_top,omitempty"`
+	TwoAddresses       []SessionFlag `json:"two_addresses"`
+	Persistent         []UserFlag    `json:"persistent"`
+	Timeline           Timeline      `json:"timeline"`
+	Samples            []Sample      `json:"samples,omitempty"`
+	Truth              *TruthCheck   `json:"truth,omitempty"`
+	Caveats            []string      `json:"caveats,omitempty"`
+	Users              []UserRow     `json:"-"`
+	directOwnersBy     map[string]map[string]bool
 }
 
 // Inputs is what was read.
@@ -168,6 +172,17 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 	sortPairs(direct)
 	r.Direct = direct
 	r.BoundPairs = len(p.Bound)
+	if p.Options.Model != nil {
+		inBound := map[[3]string]bool{}
+		for _, b := range p.Bound {
+			inBound[[3]string{b.Viewer, b.Owner, b.Kind}] = true
+		}
+		for _, d := range direct {
+			if !inBound[[3]string{d.Viewer, d.Owner, d.Kind}] {
+				r.DirectOutsideModel++
+			}
+		}
+	}
 	top := slices.Clone(p.Bound)
 	slices.SortStableFunc(top, func(x, y Pair) int {
 		if x.Count != y.Count {
@@ -314,6 +329,9 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 	for _, n := range fo.Users {
 		names[n] = true
 	}
+	for _, n := range p.Known {
+		names[n] = true
+	}
 	for n := range ui {
 		names[n] = true
 	}
@@ -458,6 +476,9 @@ func caveats(p *Partial, r *Report) []string {
 	}
 	if bad := r.Inputs.Bad; bad > 0 {
 		c = append(c, fmt.Sprintf("%d malformed lines were skipped (listed by number)", bad))
+	}
+	if r.DirectOutsideModel > 0 {
+		c = append(c, fmt.Sprintf("%d of the %d direct pairs are outside what the model allows (its window is narrower than the leak's real one, or another mechanism leaked): the bound counts them, but its other exposures may be too few", r.DirectOutsideModel, len(r.Direct)))
 	}
 	if p.Options.Model == nil {
 		c = append(c, "no leak model was given (-model-from, or -classes and -window): no upper bound is drawn, only direct evidence")
