@@ -138,6 +138,7 @@ type userAcc struct {
 	// responses of others with this user's; persistent: such a response
 	// no concurrent request could explain.
 	viewed, persistent int64
+	lastSess, lastAddr string
 }
 
 type item struct {
@@ -208,19 +209,22 @@ type Analyzer struct {
 	hasFrom bool
 	hasTil  bool
 
-	users     map[string]uint32
-	accs      []*userAcc
-	paths     map[string]pathInfo
-	pathNames []string
-	instances map[string]*window
-	direct    map[PairKey]*Pair
-	bound     map[PairKey]*Pair
-	hashes    map[hashKey]*hashAcc
-	sessions  map[string]*sessionAcc
-	minutes   map[int64]*minuteAcc
-	lastMin   int64
-	lastMinP  *minuteAcc
-	samples   []Sample
+	users map[string]uint32
+	// sessionIDs maps a session straight to its user's id plus one; it is
+	// built before any Feed and only read after, by the parsing goroutine.
+	sessionIDs map[string]uint32
+	accs       []*userAcc
+	paths      map[string]pathInfo
+	pathNames  []string
+	instances  map[string]*window
+	direct     map[PairKey]*Pair
+	bound      map[PairKey]*Pair
+	hashes     map[hashKey]*hashAcc
+	sessions   map[string]*sessionAcc
+	minutes    map[int64]*minuteAcc
+	lastMin    int64
+	lastMinP   *minuteAcc
+	samples    []Sample
 
 	files []FileStat
 	cur   *FileStat
@@ -297,6 +301,13 @@ func NewAnalyzer(opts Options) (*Analyzer, error) {
 		a.opts.Samples = 3
 	}
 	a.first, a.last = 1<<62, -1<<62
+	if opts.Sessions != nil {
+		a.sessionIDs = make(map[string]uint32, len(opts.Sessions))
+		for sess, u := range opts.Sessions {
+			id, _ := a.user([]byte(u))
+			a.sessionIDs[sess] = id + 1
+		}
+	}
 	return a, nil
 }
 
@@ -319,7 +330,7 @@ func (a *Analyzer) Feed(in Input) error {
 	a.files = append(a.files, FileStat{Name: in.Name, Formats: map[Format]int64{}})
 	a.cur = &a.files[len(a.files)-1]
 	a.fileN = uint16(len(a.files) - 1)
-	err := scan(in, a.opts.HAR, func(e *Entry, perr error) error {
+	err := feedPipelined(in, a.opts.HAR, a.sessionIDs, func(e *Entry, uid uint32, perr error) error {
 		a.cur.Lines = e.Line
 		if perr != nil {
 			return a.badLine(e.Line, perr)
@@ -329,7 +340,7 @@ func (a *Analyzer) Feed(in Input) error {
 			return nil
 		}
 		a.cur.Formats[e.Format]++
-		a.entry(e)
+		a.entry(e, uid)
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrTooManyBad) {
@@ -419,7 +430,7 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (a *Analyzer) entry(e *Entry) {
+func (a *Analyzer) entry(e *Entry, mapped uint32) {
 	if a.opts.Shards > 1 && shardOf(e.Instance, a.opts.Shards) != a.opts.Shard {
 		return
 	}
@@ -432,19 +443,20 @@ func (a *Analyzer) entry(e *Entry) {
 			return
 		}
 	}
-	uname := e.User
-	if len(uname) == 0 && len(e.Session) > 0 && a.opts.Sessions != nil {
-		if u, ok := a.opts.Sessions[string(e.Session)]; ok {
-			uname = []byte(u)
-		}
-	}
-	if len(uname) == 0 {
+	// A session was mapped to its user's id on the parsing goroutine.
+	var uid uint32
+	var acc *userAcc
+	switch {
+	case len(e.User) > 0:
+		uid, acc = a.user(e.User)
+	case mapped > 0:
+		uid, acc = mapped-1, a.accs[mapped-1]
+	default:
 		if owned {
 			a.unattributed++
 		}
 		return
 	}
-	uid, acc := a.user(uname)
 	pi := a.pathInfo(e.Path)
 	var leak bool
 	if owned {
@@ -463,8 +475,11 @@ func (a *Analyzer) entry(e *Entry) {
 		acc.minutes = addMinute(acc.minutes, int32(floorDiv(e.Start, 60_000_000)))
 		mp := a.minute(e.Start)
 		mp.Requests++
-		if len(e.Session) > 0 && len(e.Client) > 0 {
+		// Most lines repeat the user's last session and address: only a
+		// change costs a lookup.
+		if len(e.Session) > 0 && len(e.Client) > 0 && (string(e.Session) != acc.lastSess || string(e.Client) != acc.lastAddr) {
 			a.session(e.Session, acc.name, e.Client)
+			acc.lastSess, acc.lastAddr = string(e.Session), string(e.Client)
 		}
 		leak = a.directEvidence(e, acc, pi, mp)
 	}
