@@ -104,7 +104,7 @@ func runIncident(ctx context.Context, e *env, args []string) int {
 		modelFrom, direction, deploy, shard       string
 		from, until, synthDir                     string
 		window, horizon, synthWindow, synthThink  time.Duration
-		across, matchSize                         bool
+		across, matchSize, synthCombined          bool
 		maxBad                                    float64
 		synthUsers, synthInstances                int
 		synthSeed                                 uint64
@@ -138,6 +138,7 @@ func runIncident(ctx context.Context, e *env, args []string) int {
 	fs.DurationVar(&synthWindow, "synth-window", 250*time.Microsecond, "-synthesize: the mechanism's window W")
 	fs.DurationVar(&synthThink, "synth-think", time.Minute, "-synthesize: mean time between a user's requests")
 	fs.Uint64Var(&synthSeed, "synth-seed", 2008, "-synthesize: random seed")
+	fs.BoolVar(&synthCombined, "synth-combined", false, "-synthesize: write the log in the combined format (for comparing parsers)")
 	out.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -145,6 +146,7 @@ func runIncident(ctx context.Context, e *env, args []string) int {
 	if synthDir != "" {
 		o := incident.DefaultSynth()
 		o.Users, o.Instances, o.Window, o.Think, o.Seed = synthUsers, synthInstances, synthWindow, synthThink, synthSeed
+		o.Combined = synthCombined
 		return synthesize(e, synthDir, o)
 	}
 	if len(logs) == 0 {

@@ -33,6 +33,10 @@ type SynthOptions struct {
 	// client address halfway.
 	TwoAddressShare float64
 	Seed            uint64
+	// Combined writes the log in the combined format instead (with the user
+	// in its user field, one-second times and nothing else of ours): the
+	// same requests, for comparing parsers.
+	Combined bool
 }
 
 // DefaultSynth is the 2008 incident: 20,000 users on 8 instances from 15:00
@@ -290,7 +294,11 @@ func Synthesize(o SynthOptions, out SynthSinks) (*Truth, error) {
 	var line []byte
 	think := float64(o.Think / time.Microsecond)
 	emit := func(r *synthReq) error {
-		line = synthLine(line[:0], r)
+		if o.Combined {
+			line = synthCombined(line[:0], r)
+		} else {
+			line = synthLine(line[:0], r)
+		}
 		truth.Lines++
 		if r.owner != nil && r.owner != r.user {
 			pairs[PairKey{Viewer: r.user.login, Owner: r.owner.login, Kind: r.kind, Evidence: ByOwnerField}]++
@@ -470,4 +478,54 @@ func synthLine(b []byte, r *synthReq) []byte {
 		b = append(b, '-')
 	}
 	return append(b, "\"}\n"...)
+}
+
+var monthNames = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
+func synthCombined(b []byte, r *synthReq) []byte {
+	u := r.user
+	addr := u.addr
+	if u.addr2 != "" && r.start >= u.switchAt {
+		addr = u.addr2
+	}
+	method, status := "GET", "200"
+	if r.path == "/login" {
+		method, status = "POST", "303"
+	}
+	data := u
+	if r.owner != nil {
+		data = r.owner
+	}
+	t := time.UnixMicro(r.end).UTC()
+	b = append(b, addr...)
+	b = append(b, " - "...)
+	b = append(b, u.login...)
+	b = append(b, " ["...)
+	b = appendPad2(b, t.Day())
+	b = append(b, '/')
+	b = append(b, monthNames[t.Month()-1]...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(t.Year()), 10)
+	b = append(b, ':')
+	b = appendPad2(b, t.Hour())
+	b = append(b, ':')
+	b = appendPad2(b, t.Minute())
+	b = append(b, ':')
+	b = appendPad2(b, t.Second())
+	b = append(b, ` +0000] "`...)
+	b = append(b, method...)
+	b = append(b, ' ')
+	b = append(b, r.path...)
+	b = append(b, ` HTTP/1.1" `...)
+	b = append(b, status...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, 2000+int64(hashString(data.login+r.path)%30000), 10)
+	return append(b, " \"https://mail.example/inbox\" \"Mozilla/5.0 (X11; Linux x86_64; rv:3.0) Gecko/2008070208 Firefox/3.0\"\n"...)
+}
+
+func appendPad2(b []byte, n int) []byte {
+	if n < 10 {
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, int64(n), 10)
 }
