@@ -126,9 +126,10 @@ func IncidentMarkdown(w io.Writer, r *incident.Report) error {
 		b.WriteString("\n## Against the ground truth\n\n")
 		fmt.Fprintf(&b, "Direct evidence equals the truth: **%v** (%d pairs found, %d true; %d missing, %d extra, %d with other counts).\n\n",
 			t.DirectEqual, t.DirectPairs, t.TruthPairs, t.MissingPairs, t.ExtraPairs, t.CountMismatch)
-		b.WriteString("| data | true owners | direct | bound | slack | bound covers every true owner |\n|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "The model alone allows every true pair: **%v** (%d true pairs outside it).\n\n", t.ModelCovers, t.PairsOutsideModel)
+		b.WriteString("| data | true owners | direct | model alone | bound | slack | bound covers every true owner |\n|---|---|---|---|---|---|---|\n")
 		for _, k := range t.Kinds {
-			fmt.Fprintf(&b, "| %s | %d | %d | %d | %+d | %v |\n", mdEscape(k.Kind), k.Truth, k.Direct, k.Bound, k.Slack, k.Covered)
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %+d | %v |\n", mdEscape(k.Kind), k.Truth, k.Direct, k.Model, k.Bound, k.Slack, k.Covered)
 		}
 	}
 	if len(r.Caveats) > 0 {

@@ -42,6 +42,8 @@ type Report struct {
 	Caveats            []string      `json:"caveats,omitempty"`
 	Users              []UserRow     `json:"-"`
 	directOwnersBy     map[string]map[string]bool
+	modelOwnersBy      map[string]map[string]bool
+	modelPairs         map[[3]string]bool
 }
 
 // Inputs is what was read.
@@ -146,7 +148,8 @@ func usTime(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 // Finalize draws the report from a partial: a single pass's or a merge's.
 func Finalize(p *Partial, fo FinalOptions) *Report {
-	r := &Report{Version: ReportVersion, Categories: map[string]int{}, directOwnersBy: map[string]map[string]bool{}}
+	r := &Report{Version: ReportVersion, Categories: map[string]int{}, directOwnersBy: map[string]map[string]bool{},
+		modelOwnersBy: map[string]map[string]bool{}}
 	r.Model = p.Options.Model
 	if r.Model != nil {
 		r.ModelText = r.Model.String()
@@ -172,8 +175,9 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 	sortPairs(direct)
 	r.Direct = direct
 	r.BoundPairs = len(p.Bound)
+	inBound := map[[3]string]bool{}
+	r.modelPairs = inBound
 	if p.Options.Model != nil {
-		inBound := map[[3]string]bool{}
 		for _, b := range p.Bound {
 			inBound[[3]string{b.Viewer, b.Owner, b.Kind}] = true
 		}
@@ -250,6 +254,10 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 		getU(d.Viewer).viewed += d.Count
 	}
 	for _, b := range p.Bound {
+		if r.modelOwnersBy[b.Kind] == nil {
+			r.modelOwnersBy[b.Kind] = map[string]bool{}
+		}
+		r.modelOwnersBy[b.Kind][b.Owner] = true
 		s := get(b.Kind)
 		s.bOwn[b.Owner] = true
 		s.bView[b.Viewer] = true

@@ -79,6 +79,10 @@ type TruthCheck struct {
 	Kinds []TruthKind `json:"kinds"`
 	// BoundNeverBelow: the bound covers every true owner, kind by kind.
 	BoundNeverBelow bool `json:"bound_never_below"`
+	// ModelCovers: the model's own exposures, without the direct evidence
+	// the bound also counts, cover every true pair.
+	ModelCovers       bool `json:"model_covers_truth"`
+	PairsOutsideModel int  `json:"true_pairs_outside_model"`
 }
 
 // TruthKind is one kind's owners in the truth, the direct count and the bound.
@@ -89,10 +93,12 @@ type TruthKind struct {
 	Bound   int    `json:"bound"`
 	Slack   int    `json:"slack"`
 	Covered bool   `json:"bound_covers_every_true_owner"`
+	// Model is the owners the model alone allows.
+	Model int `json:"model"`
 }
 
 func compareTruth(t *Truth, r *Report) *TruthCheck {
-	c := &TruthCheck{DirectEqual: true, BoundNeverBelow: true, TruthPairs: len(t.Pairs)}
+	c := &TruthCheck{DirectEqual: true, BoundNeverBelow: true, ModelCovers: true, TruthPairs: len(t.Pairs)}
 	got := map[PairKey]int64{}
 	for _, p := range r.Direct {
 		got[p.PairKey] += p.Count
@@ -117,6 +123,12 @@ func compareTruth(t *Truth, r *Report) *TruthCheck {
 		}
 	}
 	c.DirectEqual = c.MissingPairs == 0 && c.ExtraPairs == 0 && c.CountMismatch == 0
+	for _, p := range t.Pairs {
+		if !r.modelPairs[[3]string{p.Viewer, p.Owner, p.Kind}] {
+			c.PairsOutsideModel++
+			c.ModelCovers = false
+		}
+	}
 	trueOwners := map[string]map[string]bool{}
 	for _, p := range t.Pairs {
 		if trueOwners[p.Kind] == nil {
@@ -157,6 +169,7 @@ func compareTruth(t *Truth, r *Report) *TruthCheck {
 			}
 		}
 		tk.Slack = tk.Bound - tk.Truth
+		tk.Model = len(r.modelOwnersBy[k])
 		if !tk.Covered {
 			c.BoundNeverBelow = false
 		}
