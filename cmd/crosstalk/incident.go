@@ -257,15 +257,30 @@ func runIncident(ctx context.Context, e *env, args []string) int {
 // feedLog reads one log; it stops early, keeping what was read, on Ctrl-C.
 func feedLog(ctx context.Context, e *env, a *incident.Analyzer, name string, format incident.Format) int {
 	var r io.Reader = os.Stdin
+	var size int64
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
 			return usageErr(e, "-log: %v", err)
 		}
 		defer f.Close()
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
 		r = f
 	}
-	err := a.Feed(incident.Input{Name: name, R: ctxReader{ctx, r}, Format: format})
+	cr := &ctxReader{ctx: ctx, r: r}
+	if e.tty {
+		cr.progress = func(n int64) {
+			if size > 0 {
+				fmt.Fprintf(e.stderr, "\rreading %s: %d of %d MB", name, n>>20, size>>20)
+			} else {
+				fmt.Fprintf(e.stderr, "\rreading %s: %d MB", name, n>>20)
+			}
+		}
+		defer fmt.Fprintln(e.stderr)
+	}
+	err := a.Feed(incident.Input{Name: name, R: cr, Format: format})
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(e.stderr, "crosstalk: incident: interrupted in %s; reporting what was read\n", name)
 		return 0
@@ -277,17 +292,26 @@ func feedLog(ctx context.Context, e *env, a *incident.Analyzer, name string, for
 }
 
 // ctxReader ends a read at Ctrl-C, so that a huge log stops at once and the
-// report covers what was read.
+// report covers what was read; on a terminal it shows how far it got.
 type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
+	ctx      context.Context
+	r        io.Reader
+	n        int64
+	last     time.Time
+	progress func(n int64)
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
+func (c *ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.progress != nil && time.Since(c.last) > time.Second {
+		c.last = time.Now()
+		c.progress(c.n)
+	}
+	return n, err
 }
 
 func readPairs(path string) (map[string]string, error) {

@@ -20,7 +20,8 @@ type PlanOptions struct {
 }
 
 // DerivePlan turns the log windows around leaks into a plan file that
-// crosstalk replay runs and crosstalk fuzz -plan shrinks. Each sample
+// crosstalk replay runs (and crosstalk fuzz re-runs first when it is saved
+// in fuzz's directory). Each sample
 // becomes a burst: its requests, by the users of the log mapped in order of
 // appearance onto the spec's own users, each to the spec request whose path
 // template matches, at the offsets the log gives. The notes say what could
