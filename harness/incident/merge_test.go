@@ -44,10 +44,7 @@ func reportJSON(t testing.TB, p *Partial, truth *Truth) []byte {
 // four ways by instance; each shard reads the same log and keeps its own
 // instances, as the shards of an Indexed Job do.
 func TestMergeOfInstanceShardsEqualsSinglePass(t *testing.T) {
-	o := DefaultSynth()
-	if testing.Short() {
-		o.Users = 3000
-	}
+	o := testSynth()
 	truth, log, sessions, _ := synthRun(t, o)
 	in := func() Input { return Input{Name: "access.log", R: bytes.NewReader(log)} }
 	single := analyse(t, synthAnalysis(o, sessions), in())

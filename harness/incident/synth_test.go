@@ -34,7 +34,7 @@ func synthesize(t testing.TB, o SynthOptions) synthesized {
 		require.NoError(t, err)
 		return synthesized{truth, log.Bytes(), m}
 	}
-	if reflect.DeepEqual(o, DefaultSynth()) {
+	if reflect.DeepEqual(o, testSynth()) {
 		defaultOnce.Do(func() { defaultLog = gen() })
 		require.NotNil(t, defaultLog.truth)
 		return defaultLog
@@ -60,11 +60,18 @@ func synthAnalysis(o SynthOptions, sessions map[string]string) Options {
 		Sessions: sessions, Deploy: o.Deploy}
 }
 
-func TestSynthesizedIncidentMatchesTruth(t *testing.T) {
+// testSynth is the incident the tests synthesize: the 2008 one, smaller
+// under -short and -race.
+func testSynth() SynthOptions {
 	o := DefaultSynth()
-	if testing.Short() {
-		o.Users = 2000
+	if testing.Short() || raceEnabled {
+		o.Users = 4000
 	}
+	return o
+}
+
+func TestSynthesizedIncidentMatchesTruth(t *testing.T) {
+	o := testSynth()
 	truth, _, _, r := synthRun(t, o)
 	js, _ := json.MarshalIndent(r.Truth, "", " ")
 	t.Logf("truth %d lines, %d pairs, owners %v\n%s", truth.Lines, len(truth.Pairs), truth.Owners, js)
