@@ -95,3 +95,49 @@ func FuzzAnalyze(f *testing.F) {
 		}
 	})
 }
+
+func FuzzReadPairsCSV(f *testing.F) {
+	f.Add("session,user\ns1,alice\ns2,bob\n")
+	f.Add("a,b,c\n\"q\"\"x\",y\n")
+	f.Add("k\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		m, err := ReadPairsCSV("f.csv", strings.NewReader(data))
+		if err != nil {
+			return
+		}
+		for k, v := range m {
+			if k == "" || v == "" {
+				t.Fatalf("empty key or value in %q", data)
+			}
+		}
+	})
+}
+
+// FuzzReadPartial: a partial file from anywhere never panics the merge.
+func FuzzReadPartial(f *testing.F) {
+	a, err := NewAnalyzer(Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := a.Feed(Input{Name: "x", R: strings.NewReader(jsonLine("a", "1215702600.5") + "\n" + jsonLine("b", "1215702601") + "\n")}); err != nil {
+		f.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WritePartial(&b, a.Partial()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.String())
+	f.Add(`{"version":1,"users":{"a":{"minutes":[5]}}}`)
+	f.Add(`{"version":1,"direct":[{"viewer":"a","owner":"b","refs":[]}],"minutes":{"1":null}}`)
+	f.Fuzz(func(t *testing.T, data string) {
+		p, err := ReadPartial("p", strings.NewReader(data))
+		if err != nil {
+			return
+		}
+		m, err := Merge([]*Partial{p, p})
+		if err != nil {
+			return
+		}
+		Finalize(m, FinalOptions{})
+	})
+}

@@ -106,6 +106,9 @@ func ReadPartial(name string, r io.Reader) (*Partial, error) {
 	if p.Version != PartialVersion {
 		return nil, fmt.Errorf("%s: partial version %d, this crosstalk reads %d", name, p.Version, PartialVersion)
 	}
+	if err := p.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if p.Users == nil {
 		p.Users = map[string]*UserPartial{}
 	}
@@ -322,4 +325,54 @@ func sameOptions(a, b PartialOptions) bool {
 	x, err1 := json.Marshal(a)
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+// check rejects a partial no analysis could have written, so that a merge
+// never trips over a hand-edited or corrupt file.
+func (p *Partial) check() error {
+	for n, u := range p.Users {
+		if u == nil {
+			return fmt.Errorf("user %q has no counts", n)
+		}
+		if len(u.Minutes)%2 != 0 {
+			return fmt.Errorf("user %q: minutes must come in ranges of two", n)
+		}
+		for i := 0; i+1 < len(u.Minutes); i += 2 {
+			if u.Minutes[i] > u.Minutes[i+1] || (i > 0 && u.Minutes[i] <= u.Minutes[i-1]) {
+				return fmt.Errorf("user %q: minute ranges out of order", n)
+			}
+		}
+	}
+	for m, c := range p.Minutes {
+		if c == nil {
+			return fmt.Errorf("minute %d has no counts", m)
+		}
+	}
+	for id, s := range p.Sessions {
+		if s == nil {
+			return fmt.Errorf("session %q has no user", id)
+		}
+	}
+	for _, ps := range [][]Pair{p.Direct, p.Bound} {
+		for _, x := range ps {
+			if x.Count < 0 || len(x.Refs) > maxRefs {
+				return fmt.Errorf("pair %s → %s: bad count or evidence", x.Viewer, x.Owner)
+			}
+		}
+	}
+	for _, s := range p.Samples {
+		if len(s.Steps) > maxSampleSteps {
+			return errors.New("a leak window has too many steps")
+		}
+	}
+	if p.Options.Model != nil {
+		m := *p.Options.Model
+		if err := m.Compile(); err != nil {
+			return err
+		}
+	}
+	if _, err := compileKinds(p.Options.Kinds); err != nil {
+		return err
+	}
+	return nil
 }
