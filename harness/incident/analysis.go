@@ -230,12 +230,12 @@ type Analyzer struct {
 	cur   *FileStat
 	fileN uint16
 
-	parsed, late, unattributed, outside int64
-	first, last                         int64
-	res                                 int64
-	sawInstance, sawNoInstance          bool
-	badCount                            int64
-	bad                                 []BadLine
+	parsed, late, unattributed int64
+	first, last                int64
+	res                        int64
+	sawInstance, sawNoInstance bool
+	badCount                   int64
+	bad                        []BadLine
 }
 
 // NewAnalyzer checks the options and returns an empty analyzer.

@@ -237,9 +237,7 @@ func Merge(ps []*Partial) (*Partial, error) {
 			g.Direct += c.Direct
 			g.Bound += c.Bound
 		}
-		for _, s := range p.Samples {
-			out.Samples = append(out.Samples, s)
-		}
+		out.Samples = append(out.Samples, p.Samples...)
 	}
 	for _, n := range fileOrder {
 		out.Files = append(out.Files, *files[n])
