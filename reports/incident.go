@@ -148,7 +148,7 @@ const maxMinuteRows = 120
 
 func incidentTimeline(b *strings.Builder, r *incident.Report) {
 	t := r.Timeline
-	b.WriteString("\n## Timeline\n\n| this log | | 2008 | |\n|---|---|---|---|\n")
+	fmt.Fprintf(b, "\n## Timeline\n\n| this log (%s) | | 2008 (local time) | |\n|---|---|---|---|\n", mdEscape(t.Location))
 	n := max(len(t.Marks), len(t.Reference))
 	for i := range n {
 		var a1, a2, c1, c2 string
@@ -167,7 +167,7 @@ func incidentTimeline(b *strings.Builder, r *incident.Report) {
 	if len(t.Minutes) == 0 {
 		return
 	}
-	b.WriteString("\n| minute (UTC) | requests | leaks (direct) | possible (bound) |\n|---|---|---|---|\n")
+	fmt.Fprintf(b, "\n| minute (%s) | requests | leaks (direct) | possible (bound) |\n|---|---|---|---|\n", mdEscape(t.Location))
 	onlyLeaks := len(t.Minutes) > maxMinuteRows
 	for _, m := range t.Minutes {
 		if onlyLeaks && m.Direct == 0 && m.Bound == 0 {

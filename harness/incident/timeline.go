@@ -81,7 +81,7 @@ func buildTimeline(p *Partial, r *Report, firstLeak, lastLeak int64, loc *time.L
 		_ = m
 	}
 	for m := lo; m <= hi; m++ {
-		row := MinuteRow{Minute: usTime(m * 60_000_000)}
+		row := MinuteRow{Minute: usTime(m * 60_000_000).In(loc)}
 		if c := p.Minutes[m]; c != nil {
 			row.Requests, row.Direct, row.Bound = c.Requests, c.Direct, c.Bound
 		}
@@ -118,6 +118,14 @@ func buildTimeline(p *Partial, r *Report, firstLeak, lastLeak int64, loc *time.L
 	}
 	if !r.Window.Until.IsZero() {
 		t.Marks = append(t.Marks, Milestone{What: "incident window until", At: r.Window.Until})
+	}
+	for i := range t.Marks {
+		t.Marks[i].At = t.Marks[i].At.In(loc)
+	}
+	for i := range t.Reference {
+		if !t.Reference[i].At.IsZero() {
+			t.Reference[i].At = t.Reference[i].At.In(loc)
+		}
 	}
 	return t
 }
