@@ -14,7 +14,7 @@ import (
 
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
-	"github.com/crosstalk/crosstalk/reports"
+	"github.com/crosstalk/crosstalk/reports/evidence"
 )
 
 // FileVersion is the version of the plan file format. Readers reject newer
@@ -227,7 +227,7 @@ func (f *File) Marshal() ([]byte, error) {
 }
 
 // WriteFile saves the file at path, creating its directory. The plan and
-// its finding are evidence: the file is written as [reports.WriteEvidence]
+// its finding are evidence: the file is written as [evidence.Write]
 // writes, readable by its owner only and never through a symlink.
 func (f *File) WriteFile(path string) error {
 	b, err := f.Marshal()
@@ -237,5 +237,5 @@ func (f *File) WriteFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return reports.WriteEvidence(path, b)
+	return evidence.Write(path, b)
 }

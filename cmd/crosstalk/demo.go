@@ -11,6 +11,7 @@ import (
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
 	"github.com/crosstalk/crosstalk/reports"
+	"github.com/crosstalk/crosstalk/reports/evidence"
 	"github.com/crosstalk/crosstalk/targets/webmail"
 )
 
@@ -123,7 +124,7 @@ func demoRun(ctx context.Context, e *env, bug webmail.Bug, users int, work time.
 	if err := reports.Text(e.stdout, sum); err != nil {
 		return nil, err
 	}
-	f, err := reports.CreateEvidence(stem + ".txt")
+	f, err := evidence.Create(stem + ".txt")
 	if err != nil {
 		return nil, err
 	}

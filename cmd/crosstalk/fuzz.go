@@ -14,7 +14,7 @@ import (
 	"github.com/crosstalk/crosstalk/fuzz"
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
-	"github.com/crosstalk/crosstalk/reports"
+	"github.com/crosstalk/crosstalk/reports/evidence"
 )
 
 const fuzzUsage = `
@@ -262,7 +262,7 @@ func emitTest(f *fuzz.File, path, specPath, pkg, handler string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return reports.WriteEvidence(path, src)
+	return evidence.Write(path, src)
 }
 
 // packageOf returns the package clause of the Go files in dir: a test file's

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/crosstalk/crosstalk/reports"
+	"github.com/crosstalk/crosstalk/reports/evidence"
 )
 
 const reportUsage = `
@@ -96,7 +97,7 @@ func runReport(_ context.Context, e *env, args []string) int {
 	w := e.stdout
 	var f *os.File
 	if out != "" && out != "-" {
-		f, err = reports.CreateEvidence(out)
+		f, err = evidence.Create(out)
 		if err != nil {
 			return usageErr(e, "%v", err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
 	"github.com/crosstalk/crosstalk/reports"
+	"github.com/crosstalk/crosstalk/reports/evidence"
 )
 
 const runUsage = `
@@ -174,7 +175,7 @@ func (r reportFlag) write(e *env, sum reports.Summary) error {
 	if r.path == "-" {
 		return r.render(e.stdout, sum)
 	}
-	f, err := reports.CreateEvidence(r.path)
+	f, err := evidence.Create(r.path)
 	if err != nil {
 		return err
 	}
@@ -196,10 +197,10 @@ func execute(ctx context.Context, e *env, s *spec.Spec, opts harness.Options, pa
 	if path != "" {
 		w := e.stdout
 		if path != "-" {
-			// CreateEvidence opens a pipe such as /dev/stdout write-only:
+			// evidence.Create opens a pipe such as /dev/stdout write-only:
 			// crosstalk must not be a reader of its own pipe, or the pipe
 			// never breaks when the real reader goes away.
-			f, err := reports.CreateEvidence(path)
+			f, err := evidence.Create(path)
 			if err != nil {
 				return reports.Summary{}, fmt.Errorf("cannot write the result stream: %w", err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -27,6 +28,12 @@ Examples:
   crosstalk serve -bug none -addr 127.0.0.1:9090 -users 20
   crosstalk serve -bug lastlogin -work 200ns -arrival
   crosstalk serve -bug none -addr 0.0.0.0:8080 -public   # reachable from other machines
+  crosstalk serve -bug lastlogin -access-log access.log   # then: crosstalk incident -log access.log
+
+-access-log appends one JSON line per request in the format crosstalk incident
+reads: the times with µs decimals, the connection, the session's user, a digest
+of the session, the status, the bytes, a hash of the body and, for /profile,
+the owner of the data the page was rendered from.
 `
 
 // serveHelp is the usage with every bug variant and what it does.
@@ -48,6 +55,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		work      time.Duration
 		arrival   bool
 		public    bool
+		accessLog string
+		instance  string
 	)
 	names := make([]string, 0, len(webmail.Bugs()))
 	for _, b := range webmail.Bugs() {
@@ -59,6 +68,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	fs.IntVar(&users, "users", 8, fmt.Sprintf("number of seeded users, 1..%d (user1..userN, password pw-userN)", webmail.MaxUsers))
 	fs.DurationVar(&work, "work", webmail.DefaultWork, "busy work inside the last-login window (0: none)")
 	fs.BoolVar(&arrival, "arrival", false, "report each request's handler-entry time in the "+harness.ArrivalHeader+" header")
+	fs.StringVar(&accessLog, "access-log", "", "append a JSON access log of every request to `FILE`")
+	fs.StringVar(&instance, "instance", "", "instance name in the access log (default: the listen address)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -79,7 +90,16 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
-	srv, err := webmail.Start(addr, webmail.Options{Bug: b, Users: users, Work: work, ReportArrival: arrival})
+	o := webmail.Options{Bug: b, Users: users, Work: work, ReportArrival: arrival, Instance: instance}
+	if accessLog != "" {
+		f, err := os.OpenFile(accessLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return usageErr(e, "-access-log: %v", err)
+		}
+		defer f.Close()
+		o.AccessLog = f
+	}
+	srv, err := webmail.Start(addr, o)
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}

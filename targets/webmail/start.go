@@ -18,6 +18,7 @@ type listening struct {
 	hs     *http.Server
 	url    string
 	served chan error
+	alog   *AccessLog
 }
 
 // Start builds a webmail from o and serves it on addr until [Server.Stop],
@@ -47,6 +48,14 @@ func Start(addr string, o Options) (*Server, error) {
 		hs:     &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, Protocols: &p},
 		url:    "http://" + ln.Addr().String(),
 		served: make(chan error, 1),
+	}
+	if o.AccessLog != nil {
+		instance := o.Instance
+		if instance == "" {
+			instance = ln.Addr().String()
+		}
+		s.live.alog = NewAccessLog(s, o.AccessLog, instance)
+		s.live.hs.Handler, s.live.hs.ConnContext = s.live.alog, ConnContext
 	}
 	go func() { s.live.served <- s.live.hs.Serve(ln) }()
 	return s, nil
@@ -79,7 +88,10 @@ func (s *Server) Stop() error {
 	err := <-s.live.served
 	s.Close()
 	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+		err = nil
+	}
+	if s.live.alog != nil && s.live.alog.Err() != nil {
+		err = errors.Join(err, fmt.Errorf("access log: %w", s.live.alog.Err()))
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -58,6 +59,12 @@ type Options struct {
 	ReportArrival bool
 	// Seed makes the seeded mailboxes, names and codes deterministic.
 	Seed int64
+	// AccessLog, when set, gets one JSON line per request from a server
+	// that [Start] serves, in the format "crosstalk incident" reads (see
+	// [AccessLog]). Instance names the server in it; "" is the listen
+	// address.
+	AccessLog io.Writer
+	Instance  string
 }
 
 // Account is a seeded user.
@@ -484,6 +491,7 @@ func (s *Server) profile(w http.ResponseWriter, ss *session) {
 		busy(s.work)
 	}
 	a := v.acct
+	noteOwner(w, a.Login)
 	s.mu.RLock()
 	summary := a.mbox.summaryHTML
 	s.mu.RUnlock()

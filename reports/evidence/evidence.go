@@ -1,4 +1,8 @@
-package reports
+// Package evidence writes the files that hold other users' data — result
+// streams, rendered reports, saved plans, emitted tests — readable by their
+// owner only and never through a planted symlink. It imports nothing of
+// crosstalk, so that every package that writes such a file can use it.
+package evidence
 
 import (
 	"errors"
@@ -18,7 +22,7 @@ import (
 // to a pipe or a device (-o /dev/stdout, a fifo) is not a file to replace:
 // it is opened write-only, so that crosstalk never holds the read end of its
 // own pipe and the pipe still breaks when its reader goes away.
-func CreateEvidence(path string) (*os.File, error) {
+func Create(path string) (*os.File, error) {
 	if st, err := os.Stat(path); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeCharDevice|os.ModeDevice) != 0 {
 		return os.OpenFile(path, os.O_WRONLY, 0)
 	}
@@ -36,7 +40,7 @@ func CreateEvidence(path string) (*os.File, error) {
 
 // WriteEvidence writes data to the evidence file at path. The file appears
 // whole or not at all: it is renamed into place only once written.
-func WriteEvidence(path string, data []byte) error {
+func Write(path string, data []byte) error {
 	f, err := createTemp(path)
 	if err != nil {
 		return err

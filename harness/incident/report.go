@@ -1,0 +1,495 @@
+package incident
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ReportVersion is the version of the incident report's JSON.
+const ReportVersion = 1
+
+// Report is the incident analysis: what was read, what the log proves,
+// what the model bounds, who is in which category, and when.
+type Report struct {
+	Version int    `json:"version"`
+	Inputs  Inputs `json:"inputs"`
+	Model   *Model `json:"model,omitempty"`
+	// ModelText says the model in words.
+	ModelText string    `json:"model_text,omitempty"`
+	Deploy    time.Time `json:"deploy,omitzero"`
+	Window    Window    `json:"window"`
+	// Statements are the counts in the operator's form, each saying what it
+	// rests on.
+	Statements []Statement `json:"statements"`
+	// Matrix is the exposure matrix: per kind of data, owners and viewers
+	// by direct evidence and by the bound.
+	Matrix     []KindRow      `json:"matrix"`
+	Categories map[string]int `json:"categories"`
+	Direct     []Pair         `json:"direct_pairs"`
+	BoundPairs int            `json:"bound_pairs"`
+	// DirectOutsideModel counts direct pairs the model alone would not have
+	// allowed: the model is too narrow for this log (the bound includes
+	// them all the same).
+	DirectOutsideModel int           `json:"direct_outside_model"`
+	BoundTop           []Pair        `json:"bound_top,omitempty"`
+	TwoAddresses       []SessionFlag `json:"two_addresses"`
+	Persistent         []UserFlag    `json:"persistent"`
+	Timeline           Timeline      `json:"timeline"`
+	Samples            []Sample      `json:"samples,omitempty"`
+	Truth              *TruthCheck   `json:"truth,omitempty"`
+	Caveats            []string      `json:"caveats,omitempty"`
+	Users              []UserRow     `json:"-"`
+	directOwnersBy     map[string]map[string]bool
+	modelOwnersBy      map[string]map[string]bool
+	modelPairs         map[[3]string]bool
+}
+
+// Inputs is what was read.
+type Inputs struct {
+	Files        []FileStat `json:"files"`
+	Lines        int64      `json:"lines"`
+	Parsed       int64      `json:"parsed"`
+	Bad          int64      `json:"bad"`
+	BadLines     []BadLine  `json:"bad_lines,omitempty"`
+	Late         int64      `json:"late,omitempty"`
+	Unattributed int64      `json:"unattributed,omitempty"`
+	Resolution   string     `json:"resolution"`
+	Instances    int        `json:"instances"`
+	Users        int        `json:"users"`
+	First        time.Time  `json:"first,omitzero"`
+	Last         time.Time  `json:"last,omitzero"`
+}
+
+// Window is the incident window users are classified in.
+type Window struct {
+	From   time.Time `json:"from,omitzero"`
+	Until  time.Time `json:"until,omitzero"`
+	Source string    `json:"source"`
+}
+
+// Statement is one count as an operator would state it.
+type Statement struct {
+	Text     string   `json:"text"`
+	Kind     string   `json:"kind"`
+	Users    int      `json:"users"`
+	Evidence Evidence `json:"evidence"`
+	// Exact is true for direct evidence: the count is the count, not a bound.
+	Exact bool `json:"exact"`
+}
+
+// KindRow is one row of the exposure matrix.
+type KindRow struct {
+	Kind          string `json:"kind"`
+	DirectOwners  int    `json:"direct_owners"`
+	DirectViewers int    `json:"direct_viewers"`
+	DirectCount   int64  `json:"direct_responses"`
+	BoundOwners   int    `json:"bound_owners"`
+	BoundViewers  int    `json:"bound_viewers"`
+}
+
+// SessionFlag is a session used from more than one client address.
+type SessionFlag struct {
+	Session string   `json:"session"`
+	User    string   `json:"user"`
+	Addrs   []string `json:"addrs"`
+}
+
+// UserFlag is a user who kept receiving others' data.
+type UserFlag struct {
+	User string `json:"user"`
+	// Unexplained counts leaking responses that no concurrent request of
+	// the model's classes could explain: the "control leaks" of a
+	// persistent corruption.
+	Unexplained int64 `json:"unexplained"`
+	Viewed      int64 `json:"viewed"`
+}
+
+// FinalOptions shape the report drawn from a partial.
+type FinalOptions struct {
+	// Users lists every user to classify, for example all accounts, so that
+	// those absent from the log show as not connected.
+	Users []string
+	// WindowFrom and WindowUntil set the incident window; zero: from the
+	// deploy (or the first leak) to the last leak.
+	WindowFrom, WindowUntil time.Time
+	// Truth, when set, is compared with the result.
+	Truth *Truth
+	// Location renders minutes in the timeline; nil is UTC.
+	Location *time.Location
+}
+
+// Category names, the court's sort of 2008.
+const (
+	CatOwner        = "owner"         // their data was seen by another (direct evidence)
+	CatViewer       = "viewer"        // they saw others' data, their own was not shown seen
+	CatPossible     = "possible"      // the bound allows that their data was seen; unproven
+	CatUnaffected   = "unaffected"    // connected in the window, neither
+	CatNotConnected = "not_connected" // no request in the window
+)
+
+// UserRow is one line of the per-user classification.
+type UserRow struct {
+	User         string
+	Category     string
+	Requests     int64
+	Viewed       int64
+	SeenBy       int64
+	OwnerKinds   []string
+	ViewerKinds  []string
+	BoundKinds   []string
+	Persistent   int64
+	TwoAddresses bool
+	First, Last  time.Time
+}
+
+func usTime(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// Finalize draws the report from a partial: a single pass's or a merge's.
+func Finalize(p *Partial, fo FinalOptions) *Report {
+	r := &Report{Version: ReportVersion, Categories: map[string]int{}, directOwnersBy: map[string]map[string]bool{},
+		modelOwnersBy: map[string]map[string]bool{}}
+	r.Model = p.Options.Model
+	if r.Model != nil {
+		r.ModelText = r.Model.String()
+	}
+	if p.Options.Deploy != 0 {
+		r.Deploy = usTime(p.Options.Deploy)
+	}
+	in := &r.Inputs
+	in.Files = p.Files
+	for _, f := range p.Files {
+		in.Lines += f.Lines - f.Blank
+		in.Bad += f.Bad
+	}
+	in.Parsed, in.BadLines, in.Late, in.Unattributed = p.Parsed, p.Bad, p.Late, p.Unattributed
+	in.Resolution = time.Duration(p.Res * int64(time.Microsecond)).String()
+	in.Instances = len(p.Instances)
+	if p.Parsed > 0 {
+		in.First, in.Last = usTime(p.First), usTime(p.Last)
+	}
+
+	direct := slices.Clone(p.Direct)
+	direct = append(direct, hashPairs(p)...)
+	sortPairs(direct)
+	r.Direct = direct
+	r.BoundPairs = len(p.Bound)
+	inBound := map[[3]string]bool{}
+	r.modelPairs = inBound
+	if p.Options.Model != nil {
+		for _, b := range p.Bound {
+			inBound[[3]string{b.Viewer, b.Owner, b.Kind}] = true
+		}
+		for _, d := range direct {
+			if !inBound[[3]string{d.Viewer, d.Owner, d.Kind}] {
+				r.DirectOutsideModel++
+			}
+		}
+	}
+	top := slices.Clone(p.Bound)
+	slices.SortStableFunc(top, func(x, y Pair) int {
+		if x.Count != y.Count {
+			return int(y.Count - x.Count)
+		}
+		return pairLess(x.PairKey, y.PairKey)
+	})
+	if len(top) > 20 {
+		top = top[:20]
+	}
+	r.BoundTop = top
+
+	kinds := []string{}
+	for _, k := range p.Options.Kinds {
+		if !slices.Contains(kinds, k.Kind) {
+			kinds = append(kinds, k.Kind)
+		}
+	}
+	kinds = append(kinds, OtherKind)
+	type sets struct{ dOwn, dView, bOwn, bView map[string]bool }
+	per := map[string]*sets{}
+	get := func(k string) *sets {
+		s := per[k]
+		if s == nil {
+			s = &sets{map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}}
+			per[k] = s
+			if !slices.Contains(kinds, k) {
+				kinds = append(kinds, k)
+			}
+		}
+		return s
+	}
+	rows := map[string]*KindRow{}
+	type uinfo struct {
+		ownK, viewK, boundK map[string]bool
+		seenBy              int64
+		viewed              int64
+	}
+	ui := map[string]*uinfo{}
+	getU := func(n string) *uinfo {
+		u := ui[n]
+		if u == nil {
+			u = &uinfo{ownK: map[string]bool{}, viewK: map[string]bool{}, boundK: map[string]bool{}}
+			ui[n] = u
+		}
+		return u
+	}
+	var firstLeak, lastLeak int64 = 1 << 62, -1 << 62
+	for _, d := range direct {
+		s := get(d.Kind)
+		s.dOwn[d.Owner] = true
+		s.dView[d.Viewer] = true
+		s.bOwn[d.Owner] = true
+		s.bView[d.Viewer] = true
+		row := rows[d.Kind]
+		if row == nil {
+			row = &KindRow{Kind: d.Kind}
+			rows[d.Kind] = row
+		}
+		row.DirectCount += d.Count
+		getU(d.Owner).ownK[d.Kind] = true
+		getU(d.Owner).seenBy += d.Count
+		getU(d.Owner).boundK[d.Kind] = true
+		getU(d.Viewer).viewK[d.Kind] = true
+		getU(d.Viewer).viewed += d.Count
+	}
+	for _, b := range p.Bound {
+		if r.modelOwnersBy[b.Kind] == nil {
+			r.modelOwnersBy[b.Kind] = map[string]bool{}
+		}
+		r.modelOwnersBy[b.Kind][b.Owner] = true
+		s := get(b.Kind)
+		s.bOwn[b.Owner] = true
+		s.bView[b.Viewer] = true
+		getU(b.Owner).boundK[b.Kind] = true
+	}
+	for m, c := range p.Minutes {
+		if c.Direct > 0 || c.Bound > 0 {
+			firstLeak = min(firstLeak, m)
+			lastLeak = max(lastLeak, m)
+		}
+	}
+	for _, k := range kinds {
+		s := per[k]
+		if s == nil {
+			continue
+		}
+		row := rows[k]
+		if row == nil {
+			row = &KindRow{Kind: k}
+		}
+		row.DirectOwners, row.DirectViewers = len(s.dOwn), len(s.dView)
+		row.BoundOwners, row.BoundViewers = len(s.bOwn), len(s.bView)
+		r.Matrix = append(r.Matrix, *row)
+		r.directOwnersBy[k] = s.dOwn
+	}
+	for _, row := range r.Matrix {
+		if row.DirectOwners > 0 || p.Options.Model == nil {
+			r.Statements = append(r.Statements, Statement{
+				Text: fmt.Sprintf("%d users had %s (direct evidence: the log names whose data was served)", row.DirectOwners, kindPhrase(row.Kind)),
+				Kind: row.Kind, Users: row.DirectOwners, Evidence: directEvidenceOf(direct, row.Kind), Exact: true})
+		}
+		if p.Options.Model != nil {
+			r.Statements = append(r.Statements, Statement{
+				Text: fmt.Sprintf("at most %d users had %s (mechanism bound: requests that overlapped within the model's window, plus the direct evidence)",
+					row.BoundOwners, kindPhrase(row.Kind)),
+				Kind: row.Kind, Users: row.BoundOwners, Evidence: ByMechanism})
+		}
+	}
+
+	// The window.
+	switch {
+	case !fo.WindowFrom.IsZero() || !fo.WindowUntil.IsZero():
+		r.Window = Window{From: fo.WindowFrom.UTC(), Until: fo.WindowUntil.UTC(), Source: "given"}
+	case lastLeak >= firstLeak:
+		from := usTime(firstLeak * 60_000_000)
+		src := "first to last leak"
+		if !r.Deploy.IsZero() && r.Deploy.Before(from) {
+			from, src = r.Deploy, "deploy to last leak"
+		}
+		r.Window = Window{From: from, Until: usTime((lastLeak + 1) * 60_000_000), Source: src}
+	case p.Parsed > 0:
+		r.Window = Window{From: usTime(p.First), Until: usTime(p.Last + 1), Source: "the whole log (no leak)"}
+	}
+	wFrom, wUntil := int32(-1<<31+1), int32(1<<31-1)
+	if !r.Window.From.IsZero() {
+		wFrom = int32(floorDiv(r.Window.From.UnixMicro(), 60_000_000))
+	}
+	if !r.Window.Until.IsZero() {
+		wUntil = int32(floorDiv(r.Window.Until.UnixMicro()-1, 60_000_000))
+	}
+
+	// Flags.
+	twoAddr := map[string]bool{}
+	for id, s := range p.Sessions {
+		if len(s.Addrs) > 1 {
+			r.TwoAddresses = append(r.TwoAddresses, SessionFlag{Session: id, User: s.User, Addrs: s.Addrs})
+			twoAddr[s.User] = true
+		}
+	}
+	slices.SortFunc(r.TwoAddresses, func(x, y SessionFlag) int { return strings.Compare(x.Session, y.Session) })
+
+	// Every user.
+	names := map[string]bool{}
+	for n := range p.Users {
+		names[n] = true
+	}
+	for _, n := range fo.Users {
+		names[n] = true
+	}
+	for _, n := range p.Known {
+		names[n] = true
+	}
+	for n := range ui {
+		names[n] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	slices.Sort(sorted)
+	in.Users = len(sorted)
+	for _, n := range sorted {
+		up := p.Users[n]
+		u := ui[n]
+		row := UserRow{User: n, TwoAddresses: twoAddr[n]}
+		connected := false
+		if up != nil {
+			row.Requests, row.Persistent = up.Requests, up.Persistent
+			row.First, row.Last = usTime(up.First), usTime(up.Last)
+			for i := 0; i+1 < len(up.Minutes); i += 2 {
+				if up.Minutes[i] <= wUntil && up.Minutes[i+1] >= wFrom {
+					connected = true
+				}
+			}
+			if up.Persistent > 0 {
+				r.Persistent = append(r.Persistent, UserFlag{User: n, Unexplained: up.Persistent, Viewed: up.Viewed})
+			}
+		}
+		if u != nil {
+			row.Viewed, row.SeenBy = u.viewed, u.seenBy
+			row.OwnerKinds, row.ViewerKinds, row.BoundKinds = sortedKeys(u.ownK), sortedKeys(u.viewK), sortedKeys(u.boundK)
+		}
+		switch {
+		case len(row.OwnerKinds) > 0:
+			row.Category = CatOwner
+		case len(row.ViewerKinds) > 0:
+			row.Category = CatViewer
+		case !connected:
+			row.Category = CatNotConnected
+		case len(row.BoundKinds) > 0:
+			row.Category = CatPossible
+		default:
+			row.Category = CatUnaffected
+		}
+		r.Categories[row.Category]++
+		r.Users = append(r.Users, row)
+	}
+	r.Timeline = buildTimeline(p, r, firstLeak, lastLeak, fo.Location)
+	r.Samples = p.Samples
+	r.Caveats = caveats(p, r)
+	if fo.Truth != nil {
+		r.Truth = compareTruth(fo.Truth, r)
+	}
+	return r
+}
+
+func directEvidenceOf(ps []Pair, kind string) Evidence {
+	var ev []string
+	for _, p := range ps {
+		if p.Kind == kind && !slices.Contains(ev, string(p.Evidence)) {
+			ev = append(ev, string(p.Evidence))
+		}
+	}
+	slices.Sort(ev)
+	return Evidence(strings.Join(ev, ", "))
+}
+
+// kindPhrase says what happened to a user's data of kind k, in the words
+// of the 2008 statement ("had mail content seen by others").
+func kindPhrase(k string) string {
+	switch k {
+	case "mail":
+		return "mail content seen by others"
+	case "attachment":
+		return "attachments downloaded by others"
+	case "profile":
+		return "their profile page shown to others"
+	}
+	return k + " data seen by others"
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// hashPairs turns bodies received by more than one user into pairs: the
+// resource's owner, where ownership is known, else the user who received
+// that body most often, is its owner; every other receiver saw it.
+func hashPairs(p *Partial) []Pair {
+	kinds, _ := compileKinds(p.Options.Kinds)
+	var out []Pair
+	for _, h := range p.Hashes {
+		if len(h.Users) < 2 {
+			continue
+		}
+		owner := h.Users[0]
+		for _, u := range h.Users[1:] {
+			if u.Count > owner.Count {
+				owner = u
+			}
+		}
+		kind := OtherKind
+		for _, k := range kinds {
+			if k.re.MatchString(h.Path) {
+				kind = k.Kind
+				break
+			}
+		}
+		ev := ByBodyHash
+		if strings.HasPrefix(h.Hash, "size:") {
+			ev = ByBodySize
+		}
+		for _, u := range h.Users {
+			if u.User == owner.User {
+				continue
+			}
+			out = append(out, Pair{PairKey: PairKey{Viewer: u.User, Owner: owner.User, Kind: kind, Evidence: ev},
+				Count: u.Count, Refs: []Ref{u.Ref}})
+		}
+	}
+	return out
+}
+
+func caveats(p *Partial, r *Report) []string {
+	var c []string
+	for _, f := range p.Files {
+		if f.Formats[FormatCombined] > 0 {
+			c = append(c, fmt.Sprintf("%s: %d combined-format lines: one-second timestamps, no duration and no instance, so their overlaps are bounded at one-second resolution over all instances pooled, and they carry no owner or body hash for direct evidence", f.Name, f.Formats[FormatCombined]))
+		}
+	}
+	if p.NoInstance && p.Options.Model != nil && !p.Options.Model.AcrossInstances {
+		c = append(c, "some lines name no instance: they are pooled as one instance, which loosens the bound")
+	}
+	if p.Late > 0 {
+		c = append(c, fmt.Sprintf("%d lines were logged more than the horizon behind the latest time (a clock that stepped back, or a very long request): their overlaps with requests already released were not compared, so the bound may miss exposures through them", p.Late))
+	}
+	if p.Unattributed > 0 {
+		c = append(c, fmt.Sprintf("%d lines name no user and no mapped session: they are not attributed to anyone", p.Unattributed))
+	}
+	if bad := r.Inputs.Bad; bad > 0 {
+		c = append(c, fmt.Sprintf("%d malformed lines were skipped (listed by number)", bad))
+	}
+	if r.DirectOutsideModel > 0 {
+		c = append(c, fmt.Sprintf("%d of the %d direct pairs are outside what the model allows (its window is narrower than the leak's real one, or another mechanism leaked): the bound counts them, but its other exposures may be too few", r.DirectOutsideModel, len(r.Direct)))
+	}
+	if p.Options.Model == nil {
+		c = append(c, "no leak model was given (-model-from, or -classes and -window): no upper bound is drawn, only direct evidence")
+	}
+	return c
+}
