@@ -43,7 +43,7 @@ Examples:
       -classes '^/(inbox|profile|messages/)' -window 250us -users-csv users.csv
   crosstalk incident -log access.log -model-from results.jsonl -window 1ms
   crosstalk incident -log access.log -model-from ex/webmail-2.json -spec targets/webmail/webmail.yaml \
-      -plan-out incident-plan.json && crosstalk replay -plan incident-plan.json
+      -plan-out incident-plan.json && crosstalk replay -plan incident-plan.json -url http://127.0.0.1:8080
   crosstalk incident -synthesize /tmp/2008
   crosstalk incident -log /tmp/2008/access.log -shard 0/4 -partial-out p0.json   # one per shard
   crosstalk incident merge -truth /tmp/2008/truth.json p0.json p1.json p2.json p3.json
@@ -485,8 +485,14 @@ func finishIncident(e *env, p *incident.Partial, out incidentOutput, users []str
 			fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(e.stderr, "plan with %d steps in %d bursts saved to %s; run it with: crosstalk replay -plan %s\n",
-			f.Plan.Len(), len(f.Plan.Bursts), out.planOut, out.planOut)
+		replayURL := ""
+		if f.BaseURL != "" {
+			// replay goes only where the spec or -url says, so the
+			// command names the URL the plan was derived for.
+			replayURL = " -url " + spec.RedactURL(f.BaseURL)
+		}
+		fmt.Fprintf(e.stderr, "plan with %d steps in %d bursts saved to %s; run it with: crosstalk replay -plan %s%s\n",
+			f.Plan.Len(), len(f.Plan.Bursts), out.planOut, out.planOut, replayURL)
 	}
 	switch out.format {
 	case "markdown", "md":

@@ -88,7 +88,7 @@ func TestIncidentAgreesWithRunPairForPair(t *testing.T) {
 	pf, err := fuzz.ReadFile(planPath)
 	require.NoError(t, err)
 	require.NotEmpty(t, pf.Plan.Bursts)
-	r = crosstalk(t, "replay", "-plan", planPath, "-n", "50")
+	r = crosstalk(t, "replay", "-plan", planPath, "-url", pf.BaseURL, "-n", "50")
 	pj, _ := json.Marshal(pf.Plan)
 	t.Logf("derived plan: %d steps in %d bursts %s; replay: %s", pf.Plan.Len(), len(pf.Plan.Bursts), pj, strings.TrimSpace(r.stdout))
 	assert.Equal(t, 1, r.code, "the derived plan reproduces the leak\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
