@@ -32,6 +32,9 @@ type execution struct {
 	// stopReason says why the bursts stopped early, when they did.
 	stopReason string
 	timing     burstTiming
+	cov        coverCount
+	// warnings are the setup's, for the header.
+	warnings []string
 }
 
 func newExecution(f *Fixture, b Budget, sink Sink) *execution {
@@ -58,8 +61,13 @@ func (e *execution) header() error {
 	if f.oracle != nil {
 		for _, m := range f.oracle.Markers() {
 			h.Markers[m.Kind]++
+			if m.Kind == oracle.Learned {
+				h.Learned = append(h.Learned, LearnedMarker{Owner: m.Owner, Value: f.oracle.Redact(m.Value), Request: m.Label})
+			}
 		}
 	}
+	h.Coverage = f.baselineCov
+	h.Warnings = e.warnings
 	return e.emit(Record{Type: RecordHeader, Header: h})
 }
 
@@ -86,8 +94,13 @@ func (e *execution) finish(setupErr error) (*Outcome, error) {
 	o := &e.out
 	o.Elapsed = time.Since(e.start)
 	e.timing.fill(o)
+	o.CalibrationBursts = e.calBursts
+	cov := e.cov.outcome(e.f.baselineCov, e.f.spec.Limits.MinCoverage)
+	if e.f.baselineCov != nil {
+		o.Coverage = &cov
+	}
 	c := Counts{Findings: o.Findings, Requests: o.Requests, Errors: o.Errors, Bursts: o.Bursts,
-		CutShort: o.CutShort, LoginFailures: o.LoginFailures, StopReason: e.stopReason}
+		CutShort: o.CutShort, LoginFailures: o.LoginFailures, StopReason: e.stopReason, Coverage: cov}
 	if setupErr != nil {
 		c.SetupError = setupErr.Error()
 		if o.Findings == 0 {

@@ -46,6 +46,16 @@ var hashSeed = maphash.MakeSeed()
 // the plainest encoding first. It never panics and is safe for concurrent
 // use.
 func (o *Oracle) Scan(viewer string, r Response) []Match {
+	m, _ := o.ScanOwn(viewer, r)
+	return m
+}
+
+// ScanOwn is [Oracle.Scan] that also reports whether r carries any of the
+// viewer's own markers, secrets aside (a session cookie or an echoed
+// credential is not the user's data). A response with none of them is one
+// where the scan could not have told a leak from a page that holds nobody's
+// data: a login page, an error, an empty list.
+func (o *Oracle) ScanOwn(viewer string, r Response) (matches []Match, own bool) {
 	s := &scan{o: o, viewer: -1, budget: maxDecoded}
 	if id, ok := o.owners[viewer]; ok {
 		s.viewer = id
@@ -56,7 +66,7 @@ func (o *Oracle) Scan(viewer string, r Response) []Match {
 	}
 	s.scanHeaders(r.Header)
 	s.scanBody(r)
-	return s.out
+	return s.out, s.own
 }
 
 // scan is the state of one Scan call.
@@ -67,6 +77,8 @@ type scan struct {
 	found  map[foundKey]struct{}
 	seen   map[uint64]struct{}
 	budget int
+	// own: a marker of the viewer's own, not a secret, was found.
+	own bool
 
 	// Set for the text being matched, read by visit.
 	where      string
@@ -218,6 +230,9 @@ func (s *scan) match(where, chain string, text []byte) {
 func (s *scan) visit(id int32, start, end int) {
 	m := &s.o.marks[id]
 	if m.owner == s.viewer {
+		if !s.own && !m.Secret && (end-start >= shortMarker || texty(s.text[max(0, start-16):min(len(s.text), end+16)])) {
+			s.own = true
+		}
 		return
 	}
 	key := foundKey{id, s.where}
