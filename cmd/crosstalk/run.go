@@ -29,6 +29,12 @@ Examples:
   crosstalk run -target spec.yaml -requests 100000 -o results.jsonl
   crosstalk run -target spec.yaml -stop-on-first -format junit > junit.xml
   crosstalk run -target spec.yaml -sync h2      # single-packet bursts over HTTP/2
+  crosstalk run -target spec.yaml -v            # also list the learned markers
+
+Coverage: a response proves isolation only if it carries its viewer's own
+data. The summary says how many did, request by request; a request whose
+sequential baseline showed no user's own data is blind. Isolated needs more
+than limits.min_coverage (default 0.5) of the responses covered.
 
 Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
 `
@@ -70,6 +76,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	var (
 		target, baseURL, out, format string
 		stopFirst, trace, insecure   bool
+		verbose                      bool
 		budget                       budgetFlags
 	)
 	fs.StringVar(&target, "target", "", "the target spec, YAML or JSON (required)")
@@ -81,6 +88,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	syncName := fs.String("sync", harness.SyncAuto, "how bursts are released: "+strings.Join(harness.SyncNames(), ", ")+
 		" (auto calibrates on the target and picks the tightest)")
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks (self-signed staging targets)")
+	fs.BoolVar(&verbose, "v", false, "list the learned markers on stderr, so that a finding resting on one can be judged")
 	budget.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -103,10 +111,44 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
+	if verbose {
+		listLearned(e, res)
+	}
+	sequential(e, res)
 	if err := render(e.stdout, reports.Summarize(res)); err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: writing the summary: %v\n", err)
 	}
 	return verdictCode(res)
+}
+
+// listLearned prints the learned markers of the stream's header, by owner.
+func listLearned(e *env, records []harness.Record) {
+	for _, r := range records {
+		if h := r.Header; h != nil {
+			fmt.Fprintf(e.stderr, "learned markers: %d\n", len(h.Learned))
+			for _, m := range h.Learned {
+				fmt.Fprintf(e.stderr, "  %-12s %q (from %s)\n", m.Owner, m.Value, m.Request)
+			}
+			return
+		}
+	}
+}
+
+// sequential says whether the sequential baseline already leaked: such a
+// leak needs no concurrency at all (a cache keyed without the session), and
+// the fix differs.
+func sequential(e *env, records []harness.Record) {
+	for _, r := range records {
+		o := r.Outcome
+		switch {
+		case o == nil || o.Coverage == nil && o.Sequential == 0:
+			// The setup did not get as far as the baseline.
+		case o.Sequential > 0:
+			fmt.Fprintf(e.stderr, "the sequential baseline already leaked: %d responses carried another user's data without any concurrency (burst 0)\n", o.Sequential)
+		default:
+			fmt.Fprintf(e.stderr, "the sequential baseline did not leak (burst 0: each user alone, one request at a time)\n")
+		}
+	}
 }
 
 // execute runs the harness, streaming to the file at path (if any) and
