@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/crosstalk/crosstalk/harness/spec"
@@ -120,12 +121,14 @@ func (c Coverage) Summary() string {
 	return s
 }
 
+// percent shows a share as a percentage rounded down, so that "100%" is only
+// ever all of them, and a share just under a threshold never reads as on it.
 func percent(x float64) string {
 	p := 100 * x
 	if p > 99 && p < 100 {
-		return fmt.Sprintf("%.1f%%", p)
+		return fmt.Sprintf("%.1f%%", math.Floor(p*10)/10)
 	}
-	return fmt.Sprintf("%.0f%%", p)
+	return fmt.Sprintf("%.0f%%", math.Floor(p))
 }
 
 func plural(n int, one, many string) string {

@@ -25,7 +25,7 @@ func TestDecide(t *testing.T) {
 		want   harness.Verdict
 		reason string
 	}{
-		{"isolated", clean, harness.Isolated, "no response carried another user's data in 1000 requests; coverage 91%: 900 of 990 responses carried their viewer's own data"},
+		{"isolated", clean, harness.Isolated, "no response carried another user's data in 1000 requests; coverage 90%: 900 of 990 responses carried their viewer's own data"},
 		{"coverage at the threshold is not enough", with(func(c *harness.Counts) { c.Coverage.Seen = 495 }), harness.Inconclusive,
 			"too little coverage: coverage 50%: 495 of 990 responses carried their viewer's own data, and Isolated needs more than 50%"},
 		{"blind requests are named", with(func(c *harness.Counts) {

@@ -56,6 +56,12 @@ type Summary struct {
 	// Groups folds repeats: one entry per distinct (viewer, owner, request,
 	// marker), ordered by first occurrence.
 	Groups []FindingGroup
+
+	// Coverage is the verdict record's coverage or, in a stream without
+	// one, what the header says the baseline showed; nil when the stream
+	// has neither (it was written before coverage existed, or the setup
+	// never got to the baseline).
+	Coverage *harness.Coverage
 }
 
 // KindExposure counts the findings of one data kind.
@@ -123,6 +129,12 @@ func Summarize(records []harness.Record) Summary {
 
 	s.exposure()
 	s.judge()
+	switch {
+	case s.Outcome != nil && s.Outcome.Coverage != nil:
+		s.Coverage = s.Outcome.Coverage
+	case s.Header != nil && len(s.Header.Coverage) > 0:
+		s.Coverage = &harness.Coverage{Requests: s.Header.Coverage}
+	}
 	return s
 }
 
