@@ -19,7 +19,7 @@ func TestHeadlineCountsCalibrationBursts(t *testing.T) {
 		{Type: harness.RecordVerdict, Outcome: &harness.Outcome{Verdict: harness.Leak, Findings: 1, Requests: 40, CalibrationBursts: 18}},
 	})
 	_, sentence := headline(s)
-	assert.Contains(t, sentence, "1 finding in 18 bursts (18 of them calibration)")
+	assert.Contains(t, sentence, "1 finding in 0 + 18 calibration bursts")
 }
 
 // A stream cut before its verdict still shows what the baseline saw.

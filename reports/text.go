@@ -66,10 +66,10 @@ func runFigures(s Summary) string {
 	}
 	o := s.Outcome
 	// Calibration bursts have no burst records, but their findings count.
-	bursts = max(bursts, o.Bursts) + o.CalibrationBursts
+	bursts = max(bursts, o.Bursts)
 	inBursts := fmt.Sprintf("%d %s", bursts, plural(bursts, "burst", "bursts"))
-	if o.CalibrationBursts > 0 {
-		inBursts += fmt.Sprintf(" (%d of them calibration)", o.CalibrationBursts)
+	if c := o.CalibrationBursts; c > 0 {
+		inBursts = fmt.Sprintf("%d + %d calibration %s", bursts, c, plural(bursts+c, "burst", "bursts"))
 	}
 	figures := fmt.Sprintf("%d %s in %s, %d %s, %d %s, %s",
 		n, plural(n, "finding", "findings"), inBursts,
