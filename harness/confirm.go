@@ -78,7 +78,7 @@ func (e *execution) confirm(ctx context.Context, viewer, owner string, shown []s
 				case m.Owner != owner:
 				case m.Kind == oracle.Learned && slices.Contains(shown, m.Marker):
 					if _, ok := sharedIn[m.Marker]; !ok {
-						sharedIn[m.Marker] = "the viewer's own " + q.Name
+						sharedIn[m.Marker] = "the viewer's own " + q.Name + ", fetched again one at a time, carried it"
 					}
 				case !f.grants.allowed(viewer, m):
 					persists = q.Name
@@ -89,7 +89,7 @@ func (e *execution) confirm(ctx context.Context, viewer, owner string, shown []s
 	for _, raw := range f.written[viewer] {
 		for d, v := range values {
 			if _, ok := sharedIn[d]; !ok && bytes.Contains(raw, []byte(v)) {
-				sharedIn[d] = "a write of the viewer's own"
+				sharedIn[d] = "a write of the viewer's own carried it"
 			}
 		}
 	}
@@ -105,7 +105,7 @@ func (e *execution) confirm(ctx context.Context, viewer, owner string, shown []s
 			if v, ok := values[d]; ok {
 				drop = append(drop, v)
 				e.out.Unlearned = append(e.out.Unlearned, Unlearned{Owner: owner, Value: d, Viewer: viewer,
-					Why: fmt.Sprintf("%s, fetched again one at a time, carried it", sharedIn[d])})
+					Why: sharedIn[d]})
 			}
 		}
 		if o, err := f.oracle.Unlearn(drop...); err == nil {
