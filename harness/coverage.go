@@ -24,8 +24,9 @@ type Coverage struct {
 	// a finding) and were scanned whole.
 	Seen int `json:"seen"`
 	// Lost is how many did not carry their viewer's own data although the
-	// viewer's baseline of the same request did: coverage lost during the
-	// run, as when a session expires and every page is the login page.
+	// viewer's baseline of the same request and path did: coverage lost
+	// during the run, as when a session expires and every page is the
+	// login page.
 	Lost int `json:"lost"`
 	// Cut is how many bodies were cut at limits.max_body and so not fully
 	// scanned; they are not Seen.

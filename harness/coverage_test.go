@@ -155,6 +155,36 @@ func TestCoverageLostDuringTheRun(t *testing.T) {
 	for _, r := range out.Coverage.Requests {
 		assert.False(t, r.Blind, "the baseline saw each user's data")
 	}
+	// A cache-bust parameter makes each burst's path new; it is still the
+	// page the baseline had.
+	out, _ = collect(t, context.Background(), basicSpec(t, userPages(t, 4), profileRequests), harness.Options{MaxRequests: 60, CacheBust: "cb"})
+	require.NotNil(t, out.Coverage)
+	assert.Equal(t, out.Coverage.Responses, out.Coverage.Lost)
+}
+
+// A request whose extracted id names another page than the baseline's (a
+// message without an attachment) shows no data there, but lost none.
+func TestAnotherPageIsNotLostCoverage(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, _, _ := r.BasicAuth()
+		switch r.URL.Path {
+		case "/list":
+			_, _ = w.Write([]byte(`{"ids":[1,2]}`))
+		case "/item/1":
+			fmt.Fprintf(w, "item of %s@example.test", user)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer ts.Close()
+	out, _ := collect(t, context.Background(), basicSpec(t, ts.URL, `
+requests:
+  - {name: list, path: /list, extract: [{var: id, json: "$.ids[*]"}]}
+  - {name: item, path: "/item/{{id}}", weight: 4}
+`), harness.Options{MaxRequests: 600, Seed: 5})
+	require.NotNil(t, out.Coverage)
+	assert.Zero(t, out.Coverage.Lost, "item 2 is another page than item 1, not item 1 lost")
+	assert.Positive(t, out.Coverage.Responses-out.Coverage.Seen, "item 2 and the list show no one's data")
 }
 
 // A body cut at max_body was not fully scanned: it is not coverage, and

@@ -58,8 +58,9 @@ type Fixture struct {
 	lastBurst time.Time
 	// quietUntil is the earliest a settling fixture fires its first burst.
 	quietUntil time.Time
-	// ownAtBaseline[request][user]: the user's sequential baseline of the
-	// read request carried the user's own data.
+	// ownAtBaseline[request][baselineKey(user, path)]: the user's
+	// sequential baseline of the read request, at that path, carried the
+	// user's own data.
 	ownAtBaseline map[string]map[string]bool
 	// baselineCov is what the baseline showed of each read request.
 	baselineCov []RequestCoverage

@@ -67,7 +67,7 @@ func (e *execution) judge(ctx context.Context, shots []*shot) error {
 				}
 			}
 			if sh.ex.Burst > 0 && isRead(sh.req) && !sh.canceled {
-				e.cov.add(sh.req.Name, cut, own || found, e.f.ownAtBaseline[sh.req.Name][sh.step.User])
+				e.cov.add(sh.req.Name, cut, own || found, e.f.ownAtBaseline[sh.req.Name][e.f.baselineKey(sh.step.User, sh.ex.Path)])
 			}
 		}
 		if sh.req.Action == spec.ActionWrite && sh.err == nil {

@@ -233,24 +233,25 @@ func (e *execution) baselines(ctx context.Context) ([]oracle.Baseline, []*shot) 
 func (e *execution) baselineCoverage(shots []*shot) {
 	f := e.f
 	f.ownAtBaseline = map[string]map[string]bool{}
-	got := map[string]map[string]bool{}
+	got, seen := map[string]map[string]bool{}, map[string]map[string]bool{}
 	for _, sh := range shots {
 		if sh.ss == nil || !isRead(sh.req) || sh.resp.Header == nil {
 			continue
 		}
 		u, q := sh.step.User, sh.req.Name
 		if got[q] == nil {
-			got[q], f.ownAtBaseline[q] = map[string]bool{}, map[string]bool{}
+			got[q], seen[q], f.ownAtBaseline[q] = map[string]bool{}, map[string]bool{}, map[string]bool{}
 		}
 		got[q][u] = true
 		_, own := f.oracle.ScanOwn(u, oracle.Response{Status: sh.resp.Status, Header: sh.resp.Header, Body: sh.resp.Body})
 		if own && !cutBody(sh) {
-			f.ownAtBaseline[q][u] = true
+			seen[q][u] = true
+			f.ownAtBaseline[q][f.baselineKey(u, sh.ex.Path)] = true
 		}
 	}
 	f.baselineCov = []RequestCoverage{}
 	for _, q := range f.reads {
-		seen := len(f.ownAtBaseline[q.Name])
+		seen := len(seen[q.Name])
 		f.baselineCov = append(f.baselineCov, RequestCoverage{Request: q.Name, BaselineUsers: len(got[q.Name]),
 			BaselineSeen: seen, Blind: seen == 0})
 	}
