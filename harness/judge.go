@@ -51,10 +51,9 @@ func (e *execution) judge(ctx context.Context, shots []*shot) error {
 				f := &Finding{Viewer: sh.step.User, Owner: m.Owner, Data: sh.req.Data, Request: sh.req.Name,
 					Method: sh.ex.Method, Path: e.f.oracle.Redact(sh.ex.Path), Burst: sh.ex.Burst, Step: sh.ex.Step,
 					Conn: sh.ex.Conn, Match: m, Sent: sh.ex.Sent, Done: sh.ex.Done}
-				if m.Kind == oracle.Learned {
-					// The best match is learned, so every match of this
-					// owner is: the finding rests on learned markers alone.
-					how, stands := e.confirm(ctx, sh.step.User, m.Owner, learnedOf(matches, m.Owner))
+				if learned := learnedOf(matches, m.Owner); learned != nil {
+					// The finding rests on learned markers alone.
+					how, stands := e.confirm(ctx, sh.step.User, m.Owner, learned)
 					if !stands {
 						continue
 					}
@@ -106,11 +105,19 @@ func cutBody(sh *shot) bool {
 	return errors.Is(sh.err, wire.ErrBodyTooLarge)
 }
 
-// learnedOf lists the learned markers of owner among ms, as shown.
+// learnedOf lists the markers of owner among ms, as shown, if every one of
+// them is learned; nil if any is of another kind (a canary, an address, a
+// session cookie), which is evidence enough on its own.
 func learnedOf(ms []oracle.Match, owner string) []string {
 	var out []string
 	for _, m := range ms {
-		if m.Owner == owner && m.Kind == oracle.Learned && !slices.Contains(out, m.Marker) {
+		if m.Owner != owner {
+			continue
+		}
+		if m.Kind != oracle.Learned {
+			return nil
+		}
+		if !slices.Contains(out, m.Marker) {
 			out = append(out, m.Marker)
 		}
 	}
