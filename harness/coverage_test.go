@@ -333,12 +333,15 @@ requests:
 // A finding on learned markers alone that the viewer's own responses do not
 // carry when fetched again stands, and says how it was confirmed.
 func TestLearnedLeakIsConfirmed(t *testing.T) {
-	var leak atomic.Bool
+	var leak, withEmail atomic.Bool
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, _, _ := r.BasicAuth()
 		code := map[string]string{"alice": "INV-4471a", "bob": "INV-9182b", "carol": "INV-3355c"}[user]
 		if user == "bob" && leak.Swap(false) {
 			code = "INV-4471a"
+			if withEmail.Load() {
+				code += " alice@example.test"
+			}
 		}
 		fmt.Fprintf(w, `{"invoice":%q}`, code)
 	}))
@@ -364,6 +367,24 @@ requests:
 	assert.Equal(t, "alice", fs[0].Owner)
 	assert.Contains(t, fs[0].Confirmed, "confirmed: bob's 1 reads, fetched again one at a time, and bob's writes did not carry it")
 	assert.Empty(t, out.Unlearned)
+	assert.Equal(t, 2, out.Requests, "the burst's request and the one fetched again")
+
+	// With alice's address beside it, the finding needs no confirming.
+	leak.Store(true)
+	withEmail.Store(true)
+	recs = nil
+	out, err = fx.Execute(context.Background(), harness.Plan{Bursts: []harness.Burst{{Steps: []harness.Step{{User: "bob", Request: "invoices"}}}}},
+		func(r harness.Record) error {
+			recs = append(recs, r)
+			return nil
+		})
+	require.NoError(t, err)
+	require.Equal(t, harness.Leak, out.Verdict, out.Reason)
+	fs = findings(recs)
+	require.Len(t, fs, 1)
+	assert.Equal(t, "identity", string(fs[0].Kind))
+	assert.Empty(t, fs[0].Confirmed)
+	assert.Equal(t, 1, out.Requests, "nothing fetched again")
 }
 
 // Every user lists every user's records, so nothing is unique to anyone and
