@@ -109,7 +109,7 @@ func (e *execution) confirm(ctx context.Context, viewer, owner string, shown []s
 			}
 		}
 		if o, err := f.oracle.Unlearn(drop...); err == nil {
-			f.oracle = o
+			f.oracle, f.markerCounts, f.learned = o, nil, nil
 		}
 		if len(sharedIn) == len(shown) {
 			return "", false

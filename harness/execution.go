@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/crosstalk/crosstalk/harness/oracle"
@@ -59,11 +60,20 @@ func (e *execution) header() error {
 		h.Requests = append(h.Requests, RequestInfo{Name: q.Name, Data: q.Data})
 	}
 	if f.oracle != nil {
-		for _, m := range f.oracle.Markers() {
-			h.Markers[m.Kind]++
-			if m.Kind == oracle.Learned {
-				h.Learned = append(h.Learned, LearnedMarker{Owner: m.Owner, Value: f.oracle.Redact(m.Value), Request: m.Label})
+		if f.markerCounts == nil {
+			// Once per oracle, not per execution: a shrinker runs
+			// thousands of executions, each with a header.
+			f.markerCounts, f.learned = map[oracle.Kind]int{}, []LearnedMarker{}
+			for _, m := range f.oracle.Markers() {
+				f.markerCounts[m.Kind]++
+				if m.Kind == oracle.Learned {
+					f.learned = append(f.learned, LearnedMarker{Owner: m.Owner, Value: f.oracle.Redact(m.Value), Request: m.Label})
+				}
 			}
+		}
+		maps.Copy(h.Markers, f.markerCounts)
+		if len(f.learned) > 0 {
+			h.Learned = f.learned
 		}
 	}
 	h.Coverage = f.baselineCov

@@ -68,6 +68,11 @@ type Fixture struct {
 	// finding resting on that marker alone was confirmed, so that a
 	// repeated leak is not fetched again each time.
 	confirmed map[string]string
+	// markerCounts and learned describe the oracle's markers for stream
+	// headers; nil until a header needs them and whenever the oracle
+	// changes.
+	markerCounts map[oracle.Kind]int
+	learned      []LearnedMarker
 	// written keeps each user's latest writes, raw, for confirmation: a
 	// value the user wrote is the user's own, whoever it was learned for.
 	written map[string][][]byte
