@@ -79,6 +79,8 @@ type Result struct {
 	// Requests, Errors and Bursts add up the random plans' runs: a search
 	// that found nothing only means something if the target answered.
 	Requests, Errors, Bursts int
+	// Coverage adds up the random plans' coverage the same way.
+	Coverage harness.Coverage
 	// Interrupted is set when ctx ended the shrink: Shrink holds the
 	// smallest failing plan so far, and Measured is empty.
 	Interrupted bool
@@ -147,6 +149,7 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 		}
 		res.Plans++
 		res.Requests, res.Errors, res.Bursts = res.Requests+o.Requests, res.Errors+o.Errors, res.Bursts+o.Bursts
+		res.Coverage.Add(o.Coverage)
 		emit(Event{Kind: "plan", Seed: seed, Steps: p.Len(), Failed: o.Failed()})
 		if o.Failed() {
 			res.Found, res.Seed, res.Original, first, est = true, seed, p, o, Estimate{Runs: 1, Fails: 1}
@@ -192,7 +195,7 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 // Counts are the random plans' runs, for [harness.Decide]. Found is not
 // among them: a found leak is decided by the minimal plan that shows it.
 func (r *Result) Counts() harness.Counts {
-	return harness.Counts{Requests: r.Requests, Errors: r.Errors, Bursts: r.Bursts}
+	return harness.Counts{Requests: r.Requests, Errors: r.Errors, Bursts: r.Bursts, Coverage: r.Coverage}
 }
 
 // firstFinding returns the first finding of the first failing outcome.
@@ -284,6 +287,9 @@ func Measure(ctx context.Context, exec Executor, p harness.Plan, n int) (Estimat
 		if o.Failed() {
 			est.Fails++
 			last = o
+		}
+		if !o.Failed() && o.Requests > 0 && o.Errors == o.Requests {
+			est.Broken++
 		}
 	}
 	return est, last, nil

@@ -24,6 +24,9 @@ type Execution struct {
 	Requests int
 	Errors   int
 	Bursts   int
+	// Coverage is how many of its read responses carried their viewer's
+	// own data (see [harness.Coverage]).
+	Coverage harness.Coverage
 }
 
 // Failed reports whether the execution found a leak.
@@ -43,6 +46,9 @@ func (e FixtureExecutor) Execute(ctx context.Context, p harness.Plan) (Execution
 	})
 	if res != nil {
 		out.Requests, out.Errors, out.Bursts = res.Requests, res.Errors, res.Bursts
+		if res.Coverage != nil {
+			out.Coverage = *res.Coverage
+		}
 		if res.CutShort && err == nil && ctx.Err() != nil && !out.Failed() {
 			// An execution cut by Ctrl-C did not show the plan clean; it
 			// must not count as a run without a leak.

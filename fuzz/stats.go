@@ -57,6 +57,10 @@ func RepetitionsFor(p, delta float64, kmax int) int {
 type Estimate struct {
 	Runs  int `json:"runs"`
 	Fails int `json:"fails"`
+	// Broken counts the runs in which every request failed, so that they
+	// showed nothing: a strategy the target cannot speak (h2 against an
+	// HTTP/1.1-only server) could not run, which is not "0 reproduced".
+	Broken int `json:"broken,omitempty"`
 }
 
 // Rate is the observed reproduction rate.

@@ -68,7 +68,7 @@ func (e *execution) bursts(ctx context.Context) {
 		e.timing.add(skew, spread)
 		before := e.out.Findings
 		errs := e.out.Errors
-		if err := e.judge(shots); err != nil {
+		if err := e.judge(ctx, shots); err != nil {
 			e.out.CutShort = true
 			return
 		}

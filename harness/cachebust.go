@@ -41,3 +41,19 @@ func (f *Fixture) bust(q *spec.Request, n int) *spec.Request {
 	c.Path += sep + f.opts.CacheBust + "=" + f.bustValue(n)
 	return &c
 }
+
+// baselineKey names a user's request to one path, for comparing a burst's
+// response with the baseline's: the same request name with another
+// extracted id (a message without an attachment) is another page, not a
+// lost one. A cache-bust parameter is left out, since baselines have none.
+func (f *Fixture) baselineKey(user, path string) string {
+	if f.opts.CacheBust != "" {
+		for _, sep := range []string{"?", "&"} {
+			if i := strings.LastIndex(path, sep+f.opts.CacheBust+"="); i >= 0 {
+				path = path[:i]
+				break
+			}
+		}
+	}
+	return user + "\x00" + path
+}

@@ -13,8 +13,11 @@
 // execution fires bursts at the fixture (drawn at random, or a [Plan]'s),
 // released together by a sync strategy; each reply is filed into an
 // [Exchange], judged by the oracle for other users' markers, and every hit
-// is a [Finding]. [Decide] turns the counts into a [Verdict], and the whole
-// execution is streamed as [Record]s that every report reads.
+// is a [Finding]. Each response is also checked for its viewer's own data:
+// that is its [Coverage], since a response that carries nobody's data (a
+// 404, an empty page, a login page) cannot show a leak. [Decide] turns the
+// counts and the coverage into a [Verdict], and the whole execution is
+// streamed as [Record]s that every report reads.
 //
 // # Entry points
 //
@@ -45,7 +48,9 @@
 //	strategy_h2.go       the single packet: every final HTTP/2 frame in one write
 //	strategy_auto.go     calibrate every strategy on the target, pick the tightest
 //	exchange.go          a reply, or its failure, filed into an Exchange
-//	judge.go             the oracle over an exchange: findings, state kept clean
+//	judge.go             the oracle over an exchange: findings, coverage, state kept clean
+//	confirm.go           a finding on learned markers alone, checked against the viewer's own data
+//	coverage.go          Coverage: which responses carried their viewer's own data; blind requests
 //	verdict.go           Verdict, exit codes, Decide
 //	timing.go            burst timing and the one nearest-rank percentile
 //	record.go            the result stream's records

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"net/http"
 	"runtime"
 	"strconv"
 	"time"
@@ -172,4 +173,13 @@ func burstTimes(shots []*shot) (skew, spread time.Duration) {
 		spread = maxA.Sub(minA)
 	}
 	return skew, spread
+}
+
+// statusIsError decides which replies count against the error budget: server
+// errors; 401/403, which mean the session was lost; and 429, a rate limit.
+// Each would otherwise turn responses that carry no data at all into
+// "isolated" ones that prove nothing.
+func statusIsError(status int) bool {
+	return status >= 500 || status == http.StatusUnauthorized || status == http.StatusForbidden ||
+		status == http.StatusTooManyRequests
 }

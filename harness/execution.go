@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/crosstalk/crosstalk/harness/oracle"
@@ -32,6 +33,9 @@ type execution struct {
 	// stopReason says why the bursts stopped early, when they did.
 	stopReason string
 	timing     burstTiming
+	cov        coverCount
+	// warnings are the setup's, for the header.
+	warnings []string
 }
 
 func newExecution(f *Fixture, b Budget, sink Sink) *execution {
@@ -56,10 +60,24 @@ func (e *execution) header() error {
 		h.Requests = append(h.Requests, RequestInfo{Name: q.Name, Data: q.Data})
 	}
 	if f.oracle != nil {
-		for _, m := range f.oracle.Markers() {
-			h.Markers[m.Kind]++
+		if f.markerCounts == nil {
+			// Once per oracle, not per execution: a shrinker runs
+			// thousands of executions, each with a header.
+			f.markerCounts, f.learned = map[oracle.Kind]int{}, []LearnedMarker{}
+			for _, m := range f.oracle.Markers() {
+				f.markerCounts[m.Kind]++
+				if m.Kind == oracle.Learned {
+					f.learned = append(f.learned, LearnedMarker{Owner: m.Owner, Value: f.oracle.Redact(m.Value), Request: m.Label})
+				}
+			}
+		}
+		maps.Copy(h.Markers, f.markerCounts)
+		if len(f.learned) > 0 {
+			h.Learned = f.learned
 		}
 	}
+	h.Coverage = f.baselineCov
+	h.Warnings = e.warnings
 	return e.emit(Record{Type: RecordHeader, Header: h})
 }
 
@@ -86,8 +104,13 @@ func (e *execution) finish(setupErr error) (*Outcome, error) {
 	o := &e.out
 	o.Elapsed = time.Since(e.start)
 	e.timing.fill(o)
+	o.CalibrationBursts = e.calBursts
+	cov := e.cov.outcome(e.f.baselineCov, e.f.spec.Limits.MinCoverage)
+	if e.f.baselineCov != nil {
+		o.Coverage = &cov
+	}
 	c := Counts{Findings: o.Findings, Requests: o.Requests, Errors: o.Errors, Bursts: o.Bursts,
-		CutShort: o.CutShort, LoginFailures: o.LoginFailures, StopReason: e.stopReason}
+		CutShort: o.CutShort, LoginFailures: o.LoginFailures, StopReason: e.stopReason, Coverage: cov}
 	if setupErr != nil {
 		c.SetupError = setupErr.Error()
 		if o.Findings == 0 {

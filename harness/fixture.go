@@ -58,6 +58,24 @@ type Fixture struct {
 	lastBurst time.Time
 	// quietUntil is the earliest a settling fixture fires its first burst.
 	quietUntil time.Time
+	// ownAtBaseline[request][baselineKey(user, path)]: the user's
+	// sequential baseline of the read request, at that path, carried the
+	// user's own data.
+	ownAtBaseline map[string]map[string]bool
+	// baselineCov is what the baseline showed of each read request.
+	baselineCov []RequestCoverage
+	// confirmed maps viewer and learned value ("viewer\x00value") to how a
+	// finding resting on that marker alone was confirmed, so that a
+	// repeated leak is not fetched again each time.
+	confirmed map[string]string
+	// markerCounts and learned describe the oracle's markers for stream
+	// headers; nil until a header needs them and whenever the oracle
+	// changes.
+	markerCounts map[oracle.Kind]int
+	learned      []LearnedMarker
+	// written keeps each user's latest writes, raw, for confirmation: a
+	// value the user wrote is the user's own, whoever it was learned for.
+	written map[string][][]byte
 
 	// Baseline is the outcome of the setup: logins, seeding and the
 	// sequential baselines (burst 0). Its Findings are leaks that need no

@@ -1,10 +1,12 @@
 package harness
 
 import (
-	"net/http"
+	"context"
+	"errors"
 	"slices"
 	"sort"
 
+	"github.com/crosstalk/crosstalk/harness/internal/wire"
 	"github.com/crosstalk/crosstalk/harness/oracle"
 	"github.com/crosstalk/crosstalk/harness/spec"
 )
@@ -14,10 +16,13 @@ import (
 // evidence enough. Other owners in the same response are still reported.
 const maxFindingsPerExchange = 1
 
-// judge scans fired shots, streams findings and exchanges, and keeps each
-// user's state (cookies, extracted values) from its clean responses only: a
-// response carrying another user's data must not steer later requests.
-func (e *execution) judge(shots []*shot) error {
+// judge scans fired shots, streams findings and exchanges, counts coverage,
+// and keeps each user's state (cookies, extracted values) from its clean
+// responses only: a response carrying another user's data must not steer
+// later requests. A finding that rests on learned markers alone is
+// confirmed first (see confirm.go), which may fetch the viewer's reads
+// again.
+func (e *execution) judge(ctx context.Context, shots []*shot) error {
 	for _, sh := range shots {
 		if sh.ss == nil || sh.req == nil {
 			// The step named no known user or request: a broken plan.
@@ -30,24 +35,50 @@ func (e *execution) judge(shots []*shot) error {
 			sh.c = nil
 		}
 		e.out.Requests++
-		failed := sh.err != nil && !sh.canceled
+		cut := cutBody(sh)
+		// A body cut at max_body is the tool's limit, not the target's
+		// failure: coverage counts it as not fully scanned instead.
+		failed := sh.err != nil && !sh.canceled && !cut
 		if failed || statusIsError(sh.ex.Status) {
 			e.out.Errors++
 		}
 		clean := true
 		if sh.resp.Header != nil && e.f.oracle != nil {
-			matches := e.f.oracle.Scan(sh.step.User, oracle.Response{Status: sh.resp.Status, Header: sh.resp.Header, Body: sh.resp.Body})
+			res := e.f.oracle.Check(sh.step.User, oracle.Response{Status: sh.resp.Status, Header: sh.resp.Header, Body: sh.resp.Body})
+			matches, own := res.Matches, res.Own
+			// What the oracle could not scan is not fully scanned either,
+			// and a body that does not decode as its headers say is the
+			// target's error, not a clean page.
+			cut = cut || res.Partial != ""
+			if res.Err != nil && !failed && !statusIsError(sh.ex.Status) {
+				e.out.Errors++
+			}
 			matches = slices.DeleteFunc(matches, func(m oracle.Match) bool { return e.f.grants.allowed(sh.step.User, m) })
+			found := false
 			for _, m := range bestPerOwner(matches) {
-				clean = false
-				e.out.Findings++
 				f := &Finding{Viewer: sh.step.User, Owner: m.Owner, Data: sh.req.Data, Request: sh.req.Name,
 					Method: sh.ex.Method, Path: e.f.oracle.Redact(sh.ex.Path), Burst: sh.ex.Burst, Step: sh.ex.Step,
 					Conn: sh.ex.Conn, Match: m, Sent: sh.ex.Sent, Done: sh.ex.Done}
+				if learned := learnedOf(matches, m.Owner); learned != nil {
+					// The finding rests on learned markers alone.
+					how, stands := e.confirm(ctx, sh.step.User, m.Owner, learned)
+					if !stands {
+						continue
+					}
+					f.Confirmed = how
+				}
+				clean, found = false, true
+				e.out.Findings++
 				if err := e.emit(Record{Type: RecordFinding, Finding: f}); err != nil {
 					return err
 				}
 			}
+			if sh.ex.Burst > 0 && isRead(sh.req) && !sh.canceled {
+				e.cov.add(sh.req.Name, cut, own || found, e.f.ownAtBaseline[sh.req.Name][e.f.baselineKey(sh.step.User, sh.ex.Path)])
+			}
+		}
+		if sh.req.Action == spec.ActionWrite && sh.err == nil {
+			e.f.wrote(sh.step.User, sh.wire.Raw)
 		}
 		if act := sh.req.Action; (act == spec.ActionLogin || act == spec.ActionLogout) && sh.resp.Header != nil {
 			// A browser keeps whatever cookie a login sets, leaked or not;
@@ -76,6 +107,31 @@ func (e *execution) judge(shots []*shot) error {
 	return nil
 }
 
+// cutBody reports whether a shot's body was cut before its end, so that the
+// oracle did not scan all of it: the wire cuts at limits.max_body.
+func cutBody(sh *shot) bool {
+	return errors.Is(sh.err, wire.ErrBodyTooLarge)
+}
+
+// learnedOf lists the markers of owner among ms, as shown, if every one of
+// them is learned; nil if any is of another kind (a canary, an address, a
+// session cookie), which is evidence enough on its own.
+func learnedOf(ms []oracle.Match, owner string) []string {
+	var out []string
+	for _, m := range ms {
+		if m.Owner != owner {
+			continue
+		}
+		if m.Kind != oracle.Learned {
+			return nil
+		}
+		if !slices.Contains(out, m.Marker) {
+			out = append(out, m.Marker)
+		}
+	}
+	return out
+}
+
 // kindRank orders marker kinds by how convincing they are as evidence: a
 // canary crosstalk planted cannot be there by coincidence; a learned token
 // is the weakest.
@@ -101,13 +157,4 @@ func bestPerOwner(ms []oracle.Match) []oracle.Match {
 		}
 	}
 	return out
-}
-
-// statusIsError decides which replies count against the error budget: server
-// errors; 401/403, which mean the session was lost; and 429, a rate limit.
-// Each would otherwise turn responses that carry no data at all into
-// "isolated" ones that prove nothing.
-func statusIsError(status int) bool {
-	return status >= 500 || status == http.StatusUnauthorized || status == http.StatusForbidden ||
-		status == http.StatusTooManyRequests
 }

@@ -63,6 +63,24 @@ type Header struct {
 	Duration    time.Duration `json:"duration_ns,omitempty"`
 	MaxRequests int           `json:"max_requests,omitempty"`
 	BurstSize   int           `json:"burst_size"`
+	// Coverage is what each read request's sequential baseline showed:
+	// how many users' own data appeared in it, and whether it is blind.
+	Coverage []RequestCoverage `json:"coverage,omitempty"`
+	// Learned lists the learned markers, so that a finding resting on one
+	// can be judged; values are redacted where they hold a secret.
+	Learned []LearnedMarker `json:"learned,omitempty"`
+	// Warnings are what the setup noticed that weakens the test without
+	// stopping it, such as a canary that never showed in its owner's own
+	// baseline.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// LearnedMarker is one learned marker: whose it is, its value and the
+// request whose baseline it was stable in.
+type LearnedMarker struct {
+	Owner   string `json:"owner"`
+	Value   string `json:"value"`
+	Request string `json:"request,omitempty"`
 }
 
 // RequestInfo names a spec request and the kind of data it returns.
@@ -125,20 +143,46 @@ type Finding struct {
 	Step    int    `json:"step"`
 	Conn    string `json:"conn"`
 	oracle.Match
-	Sent time.Time `json:"sent"`
-	Done time.Time `json:"done"`
+	// Confirmed says how a finding that rests on learned markers alone was
+	// confirmed before it counted; empty for the other kinds.
+	Confirmed string    `json:"confirmed,omitempty"`
+	Sent      time.Time `json:"sent"`
+	Done      time.Time `json:"done"`
+}
+
+// Unlearned is a learned marker dropped as shared data: a finding rested
+// on it alone, and the viewer's own responses, fetched again one at a
+// time, or the viewer's own writes carried it too.
+type Unlearned struct {
+	Owner  string `json:"owner"`
+	Value  string `json:"value"`
+	Viewer string `json:"viewer"`
+	// Why says where the marker showed up in the viewer's own data.
+	Why string `json:"why"`
 }
 
 // Outcome closes a stream with the verdict and the counts behind it.
 type Outcome struct {
 	Verdict Verdict `json:"verdict"`
 	// Reason explains the verdict in one sentence.
-	Reason   string        `json:"reason"`
-	Requests int           `json:"requests"`
-	Errors   int           `json:"errors"`
-	Bursts   int           `json:"bursts"`
-	Findings int           `json:"findings"`
-	Elapsed  time.Duration `json:"elapsed_ns"`
+	Reason   string `json:"reason"`
+	Requests int    `json:"requests"`
+	Errors   int    `json:"errors"`
+	Bursts   int    `json:"bursts"`
+	// CalibrationBursts counts auto's calibration bursts, which are judged
+	// like the others but have no burst records.
+	CalibrationBursts int           `json:"calibration_bursts,omitempty"`
+	Findings          int           `json:"findings"`
+	Elapsed           time.Duration `json:"elapsed_ns"`
+	// Sequential counts the findings of the sequential baseline: leaks that
+	// need no concurrency at all.
+	Sequential int `json:"sequential,omitempty"`
+	// Coverage says how many judged responses carried their viewer's own
+	// data, request by request; nil in streams written before it existed.
+	Coverage *Coverage `json:"coverage,omitempty"`
+	// Unlearned lists the learned markers dropped as shared data, with the
+	// findings that rested on them.
+	Unlearned []Unlearned `json:"unlearned,omitempty"`
 	// CutShort is set when the run stopped before its budget was spent: by
 	// Ctrl-C, a context deadline or an error the run could not go on past.
 	CutShort bool `json:"cut_short,omitempty"`

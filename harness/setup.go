@@ -1,12 +1,14 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,6 +131,11 @@ func (e *execution) setup(ctx context.Context) (ready bool, err error) {
 				e.out.LoginFailures = append(e.out.LoginFailures, fmt.Sprintf("user %s: seed %s failed: %s", u, req.Name, ex.Err))
 			case resp.Status >= 400:
 				e.out.LoginFailures = append(e.out.LoginFailures, fmt.Sprintf("user %s: seed %s answered %d", u, req.Name, resp.Status))
+			default:
+				// A later request may use what the seed created (the id of
+				// the record it planted).
+				ss.extract(req.Extract, resp, oracle.DecodeContent(resp.Header, resp.Body))
+				e.f.wrote(u, w.Raw)
 			}
 		}
 	}
@@ -145,6 +152,8 @@ func (e *execution) setup(ctx context.Context) (ready bool, err error) {
 		return false, fmt.Errorf("building the oracle: %w", err)
 	}
 	e.f.oracle = o
+	e.baselineCoverage(exchanges)
+	e.warnings = append(e.warnings, e.f.unseenCanaries(baselines)...)
 	var calShots []*shot
 	if e.f.opts.Sync == SyncAuto {
 		var cals []calibration
@@ -156,11 +165,12 @@ func (e *execution) setup(ctx context.Context) (ready bool, err error) {
 	}
 	// The baseline was sequential: a leak in it needs no concurrency at all,
 	// like a cache keyed without the session. It is burst 0.
-	if err := e.judge(exchanges); err != nil {
+	if err := e.judge(ctx, exchanges); err != nil {
 		return false, err
 	}
 	e.f.Sequential = e.out.Findings
-	return true, e.judge(calShots)
+	e.out.Sequential = e.out.Findings
+	return true, e.judge(ctx, calShots)
 }
 
 // baselines fetches every read request of every user twice, one user at a
@@ -215,6 +225,60 @@ func (e *execution) baselines(ctx context.Context) ([]oracle.Baseline, []*shot) 
 		out = append(out, b)
 	}
 	return out, shots
+}
+
+// baselineCoverage records, from the sequential baseline's shots, whether
+// each user's own data showed in each read request. It runs before the
+// header, which carries the result, and before the baseline is judged.
+func (e *execution) baselineCoverage(shots []*shot) {
+	f := e.f
+	f.ownAtBaseline = map[string]map[string]bool{}
+	got, seen := map[string]map[string]bool{}, map[string]map[string]bool{}
+	for _, sh := range shots {
+		if sh.ss == nil || !isRead(sh.req) || sh.resp.Header == nil {
+			continue
+		}
+		u, q := sh.step.User, sh.req.Name
+		if got[q] == nil {
+			got[q], seen[q], f.ownAtBaseline[q] = map[string]bool{}, map[string]bool{}, map[string]bool{}
+		}
+		got[q][u] = true
+		_, own := f.oracle.ScanOwn(u, oracle.Response{Status: sh.resp.Status, Header: sh.resp.Header, Body: sh.resp.Body})
+		if own && !cutBody(sh) {
+			seen[q][u] = true
+			f.ownAtBaseline[q][f.baselineKey(u, sh.ex.Path)] = true
+		}
+	}
+	f.baselineCov = []RequestCoverage{}
+	for _, q := range f.reads {
+		seen := len(seen[q.Name])
+		f.baselineCov = append(f.baselineCov, RequestCoverage{Request: q.Name, BaselineUsers: len(got[q.Name]),
+			BaselineSeen: seen, Blind: seen == 0})
+	}
+}
+
+// unseenCanaries warns of every seeded canary that showed in none of its
+// owner's own baseline responses: the seed planted it where no read
+// request looks (a second page, another folder), so it proves nothing.
+func (f *Fixture) unseenCanaries(baselines []oracle.Baseline) []string {
+	var out []string
+	for _, b := range baselines {
+		ss := f.sessions[b.User]
+		if ss == nil {
+			continue
+		}
+		missing := 0
+		for _, c := range ss.canary {
+			if !slices.ContainsFunc(b.First, func(body []byte) bool { return bytes.Contains(body, []byte(c)) }) {
+				missing++
+			}
+		}
+		if missing > 0 {
+			out = append(out, fmt.Sprintf("user %s: %d of %d seeded %s never appeared in the user's own baseline responses; no read request shows where the seed planted %s",
+				b.User, missing, len(ss.canary), plural(len(ss.canary), "canary", "canaries"), plural(missing, "it", "them")))
+		}
+	}
+	return out
 }
 
 // markers gathers every user's markers, and every secret to keep out of

@@ -64,14 +64,20 @@ type Counts struct {
 	SetupError string
 	// StopReason is why the bursts stopped early, if they did.
 	StopReason string
+	// Coverage is how many of the judged responses the oracle could vouch
+	// for, and the share Isolated needs (Coverage.Min; 0: no check).
+	Coverage Coverage
 }
 
 // Decide is the one verdict rule. A leak stands whatever else happened: one
 // response that carried another user's data is proof enough. Isolation is
 // claimed only when nothing stands in its way: setup succeeded, bursts were
-// fired, the budget was spent and errors stayed at or under maxErrorRate of
-// the requests (a fraction, 0.01 is 1%). reason explains the verdict in one
-// sentence.
+// fired, the budget was spent, errors stayed at or under maxErrorRate of
+// the requests (a fraction, 0.01 is 1%) and more than c.Coverage.Min of the
+// judged responses carried their viewer's own data: a response that carries
+// nobody's data (a 404, an empty page, a login page) would look isolated
+// whatever the target does. reason explains the verdict in one sentence and,
+// when coverage decides or vouches for it, states the coverage.
 func Decide(c Counts, maxErrorRate float64) (v Verdict, reason string) {
 	switch {
 	case c.Findings > 0:
@@ -92,7 +98,15 @@ func Decide(c Counts, maxErrorRate float64) (v Verdict, reason string) {
 		return Inconclusive, fmt.Sprintf("no burst was fired: setup (logins, baselines, calibration) took the whole budget after %d requests", c.Requests)
 	case float64(c.Errors) > maxErrorRate*float64(c.Requests):
 		return Inconclusive, fmt.Sprintf("%d of %d requests failed, above the %.2g%% error threshold", c.Errors, c.Requests, maxErrorRate*100)
+	case c.Coverage.Min > 0 && c.Coverage.Responses == 0:
+		return Inconclusive, "no read response of a burst was judged, so no response could show its viewer's own data"
+	case c.Coverage.Min > 0 && c.Coverage.Share() <= c.Coverage.Min:
+		why := "blind: "
+		if len(c.Coverage.Blind()) == 0 {
+			why = "too little coverage: "
+		}
+		return Inconclusive, fmt.Sprintf("%s%s, and Isolated needs more than %s", why, c.Coverage.Summary(), percent(c.Coverage.Min))
 	default:
-		return Isolated, fmt.Sprintf("no response carried another user's data in %d requests", c.Requests)
+		return Isolated, fmt.Sprintf("no response carried another user's data in %d requests; %s", c.Requests, c.Coverage.Summary())
 	}
 }

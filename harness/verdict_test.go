@@ -10,9 +10,12 @@ import (
 
 func TestDecide(t *testing.T) {
 	const rate = 0.01
-	clean := harness.Counts{Requests: 1000, Errors: 10, Bursts: 125}
+	clean := harness.Counts{Requests: 1000, Errors: 10, Bursts: 125,
+		Coverage: harness.Coverage{Responses: 990, Seen: 900, Min: 0.5, Requests: []harness.RequestCoverage{
+			{Request: "profile", Responses: 600, Seen: 600}, {Request: "inbox", Responses: 390, Seen: 300}}}}
 	with := func(f func(*harness.Counts)) harness.Counts {
 		c := clean
+		c.Coverage.Requests = append([]harness.RequestCoverage(nil), clean.Coverage.Requests...)
 		f(&c)
 		return c
 	}
@@ -22,7 +25,20 @@ func TestDecide(t *testing.T) {
 		want   harness.Verdict
 		reason string
 	}{
-		{"isolated", clean, harness.Isolated, "no response carried another user's data in 1000 requests"},
+		{"isolated", clean, harness.Isolated, "no response carried another user's data in 1000 requests; coverage 90%: 900 of 990 responses carried their viewer's own data"},
+		{"coverage at the threshold is not enough", with(func(c *harness.Counts) { c.Coverage.Seen = 495 }), harness.Inconclusive,
+			"too little coverage: coverage 50%: 495 of 990 responses carried their viewer's own data, and Isolated needs more than 50%"},
+		{"blind requests are named", with(func(c *harness.Counts) {
+			c.Coverage.Seen, c.Coverage.Requests[1].Blind, c.Coverage.Requests[1].Seen = 400, true, 0
+		}), harness.Inconclusive, "blind: coverage 40%: 400 of 990 responses carried their viewer's own data (blind request: inbox)"},
+		{"a blind request under enough coverage is still named", with(func(c *harness.Counts) { c.Coverage.Requests[1].Blind = true }),
+			harness.Isolated, "(blind request: inbox)"},
+		{"lost and cut are said", with(func(c *harness.Counts) { c.Coverage.Seen, c.Coverage.Lost, c.Coverage.Cut = 300, 600, 90 }),
+			harness.Inconclusive, "(600 lost their viewer's data after the baseline had it; 90 bodies were cut at max_body and not fully scanned)"},
+		{"nothing judged", with(func(c *harness.Counts) { c.Coverage = harness.Coverage{Min: 0.5} }), harness.Inconclusive,
+			"no read response of a burst was judged"},
+		{"a zero threshold turns the check off", with(func(c *harness.Counts) { c.Coverage = harness.Coverage{} }), harness.Isolated, "in 1000 requests"},
+		{"a leak stands without coverage", with(func(c *harness.Counts) { c.Findings, c.Coverage.Seen = 2, 0 }), harness.Leak, "2 responses carried"},
 		{"errors at the threshold are still isolated", with(func(c *harness.Counts) { c.Errors = 10 }), harness.Isolated, "in 1000 requests"},
 		{"leak", with(func(c *harness.Counts) { c.Findings = 3 }), harness.Leak, "3 responses carried another user's data"},
 		{"a leak stands over everything else", with(func(c *harness.Counts) {

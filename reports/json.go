@@ -25,6 +25,11 @@ type jsonReport struct {
 	Exposure jsonExposure    `json:"exposure"`
 	Timing   jsonTiming      `json:"timing"`
 	Findings []jsonFinding   `json:"findings"`
+	// Coverage is the run's coverage, request by request (see
+	// [harness.Coverage]); absent from streams that carry none.
+	Coverage  *harness.Coverage   `json:"coverage,omitempty"`
+	Unlearned []harness.Unlearned `json:"unlearned,omitempty"`
+	Warnings  []string            `json:"warnings,omitempty"`
 }
 
 type jsonCounts struct {
@@ -107,6 +112,13 @@ func JSON(w io.Writer, s Summary) error {
 		doc.Counts.Elapsed = o.Elapsed
 		doc.Counts.CutShort = o.CutShort
 		doc.Counts.LoginFailures = nonNil(o.LoginFailures)
+	}
+	doc.Coverage = s.Coverage
+	if s.Header != nil {
+		doc.Warnings = s.Header.Warnings
+	}
+	if s.Outcome != nil {
+		doc.Unlearned = s.Outcome.Unlearned
 	}
 	for _, g := range s.Groups {
 		doc.Findings = append(doc.Findings, jsonFinding{Finding: g.First, Count: g.Count})

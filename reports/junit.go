@@ -88,6 +88,15 @@ func JUnit(w io.Writer, s Summary) error {
 	}
 	suite.Properties = append(suite.Properties, junitProperty{Name: "verdict", Value: string(s.Verdict)})
 	suite.Name = "crosstalk/" + spec
+	if c := s.Coverage; c != nil {
+		if c.Responses > 0 {
+			suite.Properties = append(suite.Properties, junitProperty{Name: "coverage",
+				Value: fmt.Sprintf("%s (%d of %d responses)", coveragePercent(c.Share()), c.Seen, c.Responses)})
+		}
+		if blind := c.Blind(); len(blind) > 0 {
+			suite.Properties = append(suite.Properties, junitProperty{Name: "blind_requests", Value: strings.Join(blind, ",")})
+		}
+	}
 
 	var elapsed time.Duration
 	if s.Outcome != nil {

@@ -18,6 +18,7 @@ func Markdown(w io.Writer, s Summary) error {
 	mdMatrix(&b, s)
 	mdFindings(&b, s)
 	mdTiming(&b, s)
+	mdCoverage(&b, s)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -82,6 +83,11 @@ func mdVerdict(b *strings.Builder, s Summary) {
 			fmt.Fprintf(b, "- … and %d more\n", n)
 		}
 		b.WriteString("\n")
+	}
+	if h := s.Header; h != nil {
+		for _, w := range h.Warnings {
+			fmt.Fprintf(b, "> **Warning:** %s\n\n", mdEscape(w))
+		}
 	}
 	for _, p := range s.Problems {
 		fmt.Fprintf(b, "> **Warning:** %s\n\n", mdEscape(p))
@@ -173,5 +179,25 @@ func mdTiming(b *strings.Builder, s Summary) {
 	fmt.Fprintf(b, "| release skew | %d | %s | %s |\n", s.Bursts, micros(s.ReleaseSkewP50), micros(s.ReleaseSkewP90))
 	if s.ArrivalBursts > 0 {
 		fmt.Fprintf(b, "| arrival spread | %d | %s | %s |\n", s.ArrivalBursts, micros(s.ArrivalSpreadP50), micros(s.ArrivalSpreadP90))
+	}
+}
+
+func mdCoverage(b *strings.Builder, s Summary) {
+	c := s.Coverage
+	if c == nil {
+		return
+	}
+	b.WriteString("\n### Coverage\n\n")
+	if c.Responses > 0 || s.Outcome != nil && s.Outcome.Coverage != nil {
+		fmt.Fprintf(b, "%s of %d responses carried their viewer's own data (%d lost, %d cut at max\\_body); Isolated needs more than %s.\n\n",
+			coveragePercent(c.Share()), c.Responses, c.Lost, c.Cut, coveragePercent(c.Min))
+	}
+	b.WriteString("| request | baseline | seen | lost | cut |\n|---|---|--:|--:|--:|\n")
+	for _, r := range coverageLines(c) {
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mdEscape(r[0]), mdEscape(r[1]), r[2], r[3], r[4])
+	}
+	if blind := c.Blind(); len(blind) > 0 {
+		fmt.Fprintf(b, "\n**Blind:** %s: no user's own data showed in the baseline, so a leak there could not be told from a page of nobody's data.\n",
+			mdEscape(strings.Join(blind, ", ")))
 	}
 }

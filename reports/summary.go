@@ -75,6 +75,12 @@ type Summary struct {
 	// pair ran together and how many findings came out of it, the viewer's
 	// request with the owner's.
 	Pairs []RequestPair
+
+	// Coverage is the verdict record's coverage or, in a stream without
+	// one, what the header says the baseline showed; nil when the stream
+	// has neither (it was written before coverage existed, or the setup
+	// never got to the baseline).
+	Coverage *harness.Coverage
 }
 
 // RequestPair is two requests of the spec that ran in the same bursts. A
@@ -488,6 +494,12 @@ func (a *Aggregator) Summary() Summary {
 	s.Pairs = a.pairsSoFar()
 	s.Outcome = a.mergedOutcome(&s)
 	s.judge(len(a.headers), len(a.outcomes))
+	switch {
+	case s.Outcome != nil && s.Outcome.Coverage != nil:
+		s.Coverage = s.Outcome.Coverage
+	case s.Header != nil && len(s.Header.Coverage) > 0:
+		s.Coverage = &harness.Coverage{Requests: s.Header.Coverage}
+	}
 	return s
 }
 

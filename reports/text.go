@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +36,7 @@ func Text(w io.Writer, s Summary) error {
 	textMatrix(&b, s)
 	textFindings(&b, s)
 	textTiming(&b, s)
+	textCoverage(&b, s)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -63,13 +65,81 @@ func runFigures(s Summary) string {
 		return fmt.Sprintf("%d %s in %d %s so far", n, plural(n, "finding", "findings"), bursts, plural(bursts, "burst", "bursts"))
 	}
 	o := s.Outcome
+	// Calibration bursts have no burst records, but their findings count.
 	bursts = max(bursts, o.Bursts)
-	return fmt.Sprintf("%d %s in %d %s, %d %s, %d %s, %s",
-		n, plural(n, "finding", "findings"),
-		bursts, plural(bursts, "burst", "bursts"),
+	inBursts := fmt.Sprintf("%d %s", bursts, plural(bursts, "burst", "bursts"))
+	if c := o.CalibrationBursts; c > 0 {
+		inBursts = fmt.Sprintf("%d + %d calibration %s", bursts, c, plural(bursts+c, "burst", "bursts"))
+	}
+	figures := fmt.Sprintf("%d %s in %s, %d %s, %d %s, %s",
+		n, plural(n, "finding", "findings"), inBursts,
 		o.Requests, plural(o.Requests, "request", "requests"),
 		o.Errors, plural(o.Errors, "error", "errors"),
 		humanDuration(o.Elapsed))
+	if c := o.Coverage; c != nil && c.Responses > 0 {
+		figures += ", coverage " + coveragePercent(c.Share())
+	}
+	return figures
+}
+
+// coveragePercent shows a share as a percentage that never rounds up to
+// 100%: "100%" is only ever every response.
+func coveragePercent(x float64) string {
+	p := 100 * x
+	if p > 99 && p < 100 {
+		return strconv.FormatFloat(math.Floor(p*10)/10, 'f', 1, 64) + "%"
+	}
+	return strconv.FormatFloat(math.Floor(p), 'f', 0, 64) + "%"
+}
+
+// coverageLines describe the coverage request by request, shared by the
+// text, JUnit and markdown reports: the baseline's users with their own data
+// in it, then the responses of bursts that carried it.
+func coverageLines(c *harness.Coverage) (rows [][]string) {
+	for _, r := range c.Requests {
+		base := fmt.Sprintf("%d of %d users", r.BaselineSeen, r.BaselineUsers)
+		if r.Blind {
+			base += " (blind)"
+		}
+		rows = append(rows, []string{clean(r.Request), base, fmt.Sprintf("%d of %d", r.Seen, r.Responses),
+			strconv.Itoa(r.Lost), strconv.Itoa(r.Cut)})
+	}
+	return rows
+}
+
+func textCoverage(b *strings.Builder, s Summary) {
+	c := s.Coverage
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(b, "\nCoverage (responses that carried their viewer's own data)\n")
+	if c.Responses > 0 || s.Outcome != nil && s.Outcome.Coverage != nil {
+		fmt.Fprintf(b, "  %s of %d responses (%d seen, %d lost, %d cut at max_body); Isolated needs more than %s\n",
+			coveragePercent(c.Share()), c.Responses, c.Seen, c.Lost, c.Cut, coveragePercent(c.Min))
+	}
+	rows := append([][]string{{"request", "baseline", "seen", "lost", "cut"}}, coverageLines(c)...)
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, cell := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	for _, r := range rows {
+		var line strings.Builder
+		for i, cell := range r {
+			line.WriteString("  " + padRight(cell, widths[i]))
+		}
+		fmt.Fprintf(b, "%s\n", strings.TrimRight(line.String(), " "))
+	}
+	if blind := c.Blind(); len(blind) > 0 {
+		fmt.Fprintf(b, "  blind: %s: no user's own data showed in the baseline, so a leak there could not be told from a page of nobody's data\n",
+			clean(strings.Join(blind, ", ")))
+	}
+	if o := s.Outcome; o != nil {
+		for _, u := range o.Unlearned {
+			fmt.Fprintf(b, "  unlearned %s's marker %q: shared data, %s for %s\n", clean(u.Owner), clean(u.Value), clean(u.Why), clean(u.Viewer))
+		}
+	}
 }
 
 func orDefault(s, def string) string {
@@ -112,6 +182,14 @@ func textVerdict(b *strings.Builder, s Summary) {
 				fmt.Fprintf(b, "    ... and %d more\n", n-maxLoginFailures)
 			}
 		}
+	}
+	if h := s.Header; h != nil {
+		for _, w := range h.Warnings {
+			fmt.Fprintf(b, "  warning: %s\n", clean(w))
+		}
+	}
+	if o := s.Outcome; o != nil && o.Sequential > 0 {
+		fmt.Fprintf(b, "  sequential baseline: %d %s without any concurrency (burst 0)\n", o.Sequential, plural(o.Sequential, "leak", "leaks"))
 	}
 	for _, p := range s.Problems {
 		fmt.Fprintf(b, "  warning: %s\n", p)
@@ -344,6 +422,9 @@ func textFindings(b *strings.Builder, s Summary) {
 		fmt.Fprintf(b, "%sfound in: %s\n", indent, whereText(f))
 		fmt.Fprintf(b, "%smarker:   %s\n", indent, markerText(f))
 		fmt.Fprintf(b, "%sevidence: %s\n", indent, clean(truncate(f.Excerpt, maxExcerptRunes)))
+		if f.Confirmed != "" {
+			fmt.Fprintf(b, "%sconfirmed: %s\n", indent, clean(f.Confirmed))
+		}
 	}
 	if rest := len(s.Groups) - len(shown); rest > 0 {
 		fmt.Fprintf(b, "\n  ... and %d more\n", rest)

@@ -77,7 +77,7 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 		"Render again with: crosstalk report -in %s\n", out, filepath.Join(out, "lastlogin.jsonl"))
 	bv, fv := verdictOf(buggy), verdictOf(fixed)
 	if bv == harness.Leak && fv == harness.Isolated {
-		fmt.Fprintf(w, "\nAs expected: the lastlogin webmail leaks, the fixed one is isolated.\n")
+		fmt.Fprintf(w, "\nAs expected: the lastlogin webmail leaks, the fixed one is isolated%s.\n", coverageOf(fixed))
 		return 0
 	}
 	fmt.Fprintf(w, "\nUnexpected: lastlogin gave %s and the fixed webmail gave %s.\n", bv, fv)
@@ -85,6 +85,17 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 		return harness.ExitInconclusive
 	}
 	return 1
+}
+
+// coverageOf says, for the demo's last line, how many of a run's responses
+// carried their viewer's own data: isolation is shown only where they did.
+func coverageOf(records []harness.Record) string {
+	for _, r := range records {
+		if o := r.Outcome; o != nil && o.Coverage != nil {
+			return ", with " + o.Coverage.Summary()
+		}
+	}
+	return ""
 }
 
 // demoRun serves the webmail with bug on loopback, runs the harness against it

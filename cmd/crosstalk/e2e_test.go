@@ -126,6 +126,7 @@ func TestRunFindsLastLoginAgainstServe(t *testing.T) {
 	assert.Contains(t, r.stdout, "LEAK")
 	assert.Regexp(t, `user\d+ saw user\d+'s profile`, r.stdout, "the report names viewer and owner")
 	assert.Contains(t, r.stdout, "GET /profile", "the report names the request")
+	assert.Contains(t, r.stderr, "the sequential baseline did not leak")
 
 	again := crosstalk(t, "report", "-in", out)
 	require.Equal(t, 0, again.code, again.stderr)
@@ -140,6 +141,18 @@ func TestRunIsolatedAgainstFixedServe(t *testing.T) {
 	m := regexp.MustCompile(`"requests": (\d+)`).FindStringSubmatch(r.stdout)
 	require.NotNil(t, m, r.stdout)
 	assert.GreaterOrEqual(t, len(m[1]), 6, "at least 100,000 requests: %s", m[1])
+	assert.Contains(t, r.stdout, `"coverage": {`)
+}
+
+// The cache-key defect leaks without any concurrency, and run says so; -v
+// lists what was learned.
+func TestRunSaysTheSequentialBaselineLeaked(t *testing.T) {
+	url := serve(t, "-bug", "cachekey")
+	r := crosstalk(t, "run", "-target", webmailSpec, "-url", url, "-requests", "200", "-v")
+	require.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Regexp(t, `the sequential baseline already leaked: \d+ responses carried another user's data without any concurrency`, r.stderr)
+	assert.Regexp(t, `sequential baseline: \d+ leaks? without any concurrency`, r.stdout)
+	assert.Regexp(t, `learned markers: \d+\n  user\d+ +"`, r.stderr)
 }
 
 func TestUnreachableTargetExits3(t *testing.T) {
@@ -193,6 +206,8 @@ func TestDemo(t *testing.T) {
 	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Regexp(t, `LEAK FOUND .*: user\d+ sent GET /profile and the response carried user\d+'s data`, r.stdout)
 	assert.Contains(t, r.stdout, "ISOLATED")
+	assert.Regexp(t, `the fixed one is isolated, with coverage \d+(\.\d)?%: \d+ of \d+ responses carried their viewer's own data`, r.stdout)
+	assert.Contains(t, r.stdout, "Coverage (responses that carried their viewer's own data)")
 	assert.Contains(t, r.stdout, "Results written to "+dir)
 	for _, f := range []string{"lastlogin.jsonl", "lastlogin.txt", "fixed.jsonl", "fixed.txt"} {
 		assert.FileExists(t, filepath.Join(dir, f))

@@ -144,9 +144,8 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		return harness.ExitInconclusive
 	}
 	if !res.Found {
-		if v, _ := harness.Decide(res.Counts(), s.Limits.MaxErrorRate); v != harness.Isolated {
-			fmt.Fprintf(e.stdout, "INCONCLUSIVE: %d random plans found no leak, but %d of their %d requests failed\n",
-				res.Plans, res.Errors, res.Requests)
+		if v, reason := harness.Decide(res.Counts(), s.Limits.MaxErrorRate); v != harness.Isolated {
+			fmt.Fprintf(e.stdout, "INCONCLUSIVE: %d random plans found no leak, but %s\n", res.Plans, reason)
 			return harness.ExitInconclusive
 		}
 		stop := fmt.Sprintf("-budget %v ran out", budget)
@@ -156,8 +155,9 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		case res.Plans >= plans:
 			stop = fmt.Sprintf("-plans %d reached; raise it, or give -budget alone to search for the whole budget", plans)
 		}
-		fmt.Fprintf(e.stdout, "no leak: %d random plans of %d..%d steps (seeds %d..%d) found none in %v (%s)\n",
-			res.Plans, minSteps, maxSteps, res.FirstSeed, res.FirstSeed+uint64(max(res.Plans, 1)-1), res.SearchTime.Round(time.Millisecond), stop)
+		fmt.Fprintf(e.stdout, "no leak: %d random plans of %d..%d steps (seeds %d..%d) found none in %v (%s); %s\n",
+			res.Plans, minSteps, maxSteps, res.FirstSeed, res.FirstSeed+uint64(max(res.Plans, 1)-1), res.SearchTime.Round(time.Millisecond), stop,
+			res.Coverage.Summary())
 		return 0
 	}
 	specPath := target
@@ -224,6 +224,10 @@ func fuzzProgress(e *env, verbose bool) func(fuzz.Event) {
 			}
 			fmt.Fprintf(e.stdout, "saved plan %s: %s (%d runs)\n", ev.Saved, verdict, ev.Estimate.Runs)
 		case "sync":
+			if m := ev.Estimate; m.Runs > 0 && m.Broken == m.Runs {
+				fmt.Fprintf(e.stdout, "  with -sync %-8s the minimal plan could not run: every request of its %d runs failed\n", ev.Sync, m.Runs)
+				return
+			}
 			fmt.Fprintf(e.stdout, "  with -sync %-8s the minimal plan reproduced in %d of %d runs\n", ev.Sync, ev.Estimate.Fails, ev.Estimate.Runs)
 		case "found":
 			fmt.Fprintf(e.stdout, "seed %d drew a %d-step plan that leaked; shrinking\n", ev.Seed, ev.Steps)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -65,6 +66,17 @@ func TestFuzzFindsNothingOnTheFixedWebmail(t *testing.T) {
 	r := crosstalk(t, "fuzz", "-target", webmailSpec, "-url", url, "-seed", "1", "-plans", "15", "-dir", "")
 	assert.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stdout, "no leak: 15 random plans")
+}
+
+// A strategy whose every request failed did not run: "reproduced 0 of 20"
+// would read as a measured rate.
+func TestFuzzSaysWhenAStrategyCouldNotRun(t *testing.T) {
+	var out bytes.Buffer
+	show := fuzzProgress(&env{stdout: &out}, false)
+	show(fuzz.Event{Kind: "sync", Sync: "h2", Estimate: fuzz.Estimate{Runs: 20, Broken: 20}})
+	show(fuzz.Event{Kind: "sync", Sync: "barrier", Estimate: fuzz.Estimate{Runs: 20, Fails: 0, Broken: 3}})
+	assert.Equal(t, "  with -sync h2       the minimal plan could not run: every request of its 20 runs failed\n"+
+		"  with -sync barrier  the minimal plan reproduced in 0 of 20 runs\n", out.String())
 }
 
 func TestFuzzAndReplayUsageErrorsExit2(t *testing.T) {

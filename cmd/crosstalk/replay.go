@@ -110,6 +110,7 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	exec := fuzz.FixtureExecutor{Fixture: fx}
 	var est fuzz.Estimate
 	var requests, errs, bursts int
+	var cov harness.Coverage
 	var example *harness.Finding
 	for i := range n {
 		if ctx.Err() != nil {
@@ -122,6 +123,7 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 		}
 		est.Runs++
 		requests, errs, bursts = requests+o.Requests, errs+o.Errors, bursts+o.Bursts
+		cov.Add(o.Coverage)
 		if o.Failed() {
 			est.Fails++
 			if example == nil {
@@ -139,15 +141,15 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	if f.Reproduction.Runs > 0 {
 		fmt.Fprintf(e.stdout, "when saved: %d of %d runs (%.0f%%)\n", f.Reproduction.Fails, f.Reproduction.Runs, 100*f.Reproduction.Rate())
 	}
-	v, _ := harness.Decide(harness.Counts{Findings: est.Fails, Requests: requests, Errors: errs, Bursts: bursts,
-		CutShort: est.Runs < n}, s.Limits.MaxErrorRate)
+	v, reason := harness.Decide(harness.Counts{Findings: est.Fails, Requests: requests, Errors: errs, Bursts: bursts,
+		CutShort: est.Runs < n, Coverage: cov}, s.Limits.MaxErrorRate)
 	switch v {
 	case harness.Leak:
 		fmt.Fprintf(e.stdout, "LEAK: %s was shown %s's %s data through %s %s\n", example.Viewer, example.Owner, example.Data, example.Method, example.Path)
 	case harness.Inconclusive:
-		fmt.Fprintf(e.stdout, "INCONCLUSIVE: %d of %d runs done, %d of %d requests failed\n", est.Runs, n, errs, requests)
+		fmt.Fprintf(e.stdout, "INCONCLUSIVE: %d of %d runs done: %s\n", est.Runs, n, reason)
 	default:
-		fmt.Fprintf(e.stdout, "no leak in %d runs\n", est.Runs)
+		fmt.Fprintf(e.stdout, "no leak in %d runs; %s\n", est.Runs, cov.Summary())
 	}
 	return v.ExitCode()
 }

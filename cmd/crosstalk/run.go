@@ -34,6 +34,12 @@ Examples:
   crosstalk run -target spec.yaml -o results.jsonl -report html:report.html -report sarif:leaks.sarif
   crosstalk run -target spec.yaml -o - | crosstalk report -in - -format github
   crosstalk run -target spec.yaml -sync h2      # single-packet bursts over HTTP/2
+  crosstalk run -target spec.yaml -v            # also list the learned markers
+
+Coverage: a response proves isolation only if it carries its viewer's own
+data. The summary says how many did, request by request; a request whose
+sequential baseline showed no user's own data is blind. Isolated needs more
+than limits.min_coverage (default 0.5) of the responses covered.
 
 Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
 `
@@ -75,6 +81,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	var (
 		target, baseURL, out, format string
 		stopFirst, trace, insecure   bool
+		verbose                      bool
 		budget                       budgetFlags
 		extra                        reportFlags
 	)
@@ -88,6 +95,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	syncName := fs.String("sync", harness.SyncAuto, "how bursts are released: "+strings.Join(harness.SyncNames(), ", ")+
 		" (auto calibrates on the target and picks the tightest)")
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks (self-signed staging targets)")
+	fs.BoolVar(&verbose, "v", false, "list the learned markers on stderr, so that a finding resting on one can be judged")
 	budget.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -127,10 +135,25 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	opts := budget.options()
 	opts.StopOnFirst, opts.Trace, opts.Insecure = stopFirst, trace, insecure
 	opts.Sync = *syncName
-	sum, err := execute(ctx, e, s, opts, out, nil)
+	// The header lists the learned markers (-v), and the outcome says
+	// whether the sequential baseline leaked; the summary keeps neither.
+	var header *harness.Header
+	var outcome *harness.Outcome
+	sum, err := execute(ctx, e, s, opts, out, func(r harness.Record) {
+		if r.Header != nil {
+			header = r.Header
+		}
+		if r.Outcome != nil {
+			outcome = r.Outcome
+		}
+	})
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
+	if verbose {
+		listLearned(e, header)
+	}
+	sequential(e, outcome)
 	if err := render(summaryOut, sum); err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: writing the summary: %v\n", err)
 	}
@@ -140,6 +163,35 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	return sum.Verdict.ExitCode()
+}
+
+// listLearned prints the learned markers of the stream's header, by owner.
+func listLearned(e *env, h *harness.Header) {
+	{
+		if h != nil {
+			fmt.Fprintf(e.stderr, "learned markers: %d\n", len(h.Learned))
+			for _, m := range h.Learned {
+				fmt.Fprintf(e.stderr, "  %-12s %q (from %s)\n", m.Owner, m.Value, m.Request)
+			}
+			return
+		}
+	}
+}
+
+// sequential says whether the sequential baseline already leaked: such a
+// leak needs no concurrency at all (a cache keyed without the session), and
+// the fix differs.
+func sequential(e *env, o *harness.Outcome) {
+	{
+		switch {
+		case o == nil || o.Coverage == nil && o.Sequential == 0:
+			// The setup did not get as far as the baseline.
+		case o.Sequential > 0:
+			fmt.Fprintf(e.stderr, "the sequential baseline already leaked: %d responses carried another user's data without any concurrency (burst 0)\n", o.Sequential)
+		default:
+			fmt.Fprintf(e.stderr, "the sequential baseline did not leak (burst 0: each user alone, one request at a time)\n")
+		}
+	}
 }
 
 // reportFlags collects -report FORMAT:PATH flags.

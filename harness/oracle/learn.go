@@ -275,3 +275,17 @@ var dateWords = func() map[string]bool {
 	}
 	return m
 }()
+
+// Unlearn returns an Oracle like o without the learned markers whose values
+// are given: values that turned out to be shared data (a schema id every
+// record carries, first seen when only one user had records) identify
+// nobody. Markers of other kinds are kept even when their value is given,
+// and o itself is not changed, since an Oracle is shared.
+func (o *Oracle) Unlearn(values ...string) (*Oracle, error) {
+	drop := map[string]bool{}
+	for _, v := range values {
+		drop[v] = true
+	}
+	kept := slices.DeleteFunc(slices.Clone(o.markers), func(m Marker) bool { return m.Kind == Learned && drop[m.Value] })
+	return New(kept, RedactAlso(o.cfg.redactAlso...))
+}

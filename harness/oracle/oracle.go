@@ -90,6 +90,7 @@ const Redacted = "[redacted]"
 // any number of goroutines.
 type Oracle struct {
 	markers []Marker // as given to New, for Markers
+	cfg     config   // as given to New, for Unlearn
 	marks   []mark   // one per distinct value
 	ix      index
 	owners  map[string]int32
@@ -141,7 +142,7 @@ func New(markers []Marker, opts ...Option) (*Oracle, error) {
 	for _, op := range opts {
 		op.apply(&cfg)
 	}
-	o := &Oracle{markers: slices.Clone(markers), owners: map[string]int32{}}
+	o := &Oracle{markers: slices.Clone(markers), cfg: cfg, owners: map[string]int32{}}
 	byValue := make(map[string]int, len(markers))
 	for i, m := range markers {
 		switch {

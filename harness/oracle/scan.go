@@ -57,6 +57,9 @@ type Result struct {
 	// "Content-Encoding: gzip" on bytes that are not gzip: a target error,
 	// not a clean body. Partial is then set too.
 	Err error
+	// Own says the response carried a marker of the viewer's own that is
+	// not a secret: the scan could have told a leak from this page.
+	Own bool
 }
 
 // Scan returns every marker of a user other than viewer found in r: in the
@@ -85,7 +88,18 @@ func (o *Oracle) Scan(viewer string, r Response) []Match {
 	return o.Check(viewer, r).Matches
 }
 
-// Check scans r as [Oracle.Scan] does and also says what it could not scan.
+// ScanOwn is [Oracle.Scan] that also reports whether r carries any of the
+// viewer's own markers, secrets aside (a session cookie or an echoed
+// credential is not the user's data). A response with none of them is one
+// where the scan could not have told a leak from a page that holds nobody's
+// data: a login page, an error, an empty list.
+func (o *Oracle) ScanOwn(viewer string, r Response) (matches []Match, own bool) {
+	res := o.Check(viewer, r)
+	return res.Matches, res.Own
+}
+
+// Check scans r as [Oracle.Scan] does and also says what it could not scan,
+// and whether r carried the viewer's own data (see [Oracle.ScanOwn]).
 func (o *Oracle) Check(viewer string, r Response) Result {
 	s := &scan{o: o, viewer: -1, budget: maxDecoded}
 	if id, ok := o.owners[viewer]; ok {
@@ -97,7 +111,7 @@ func (o *Oracle) Check(viewer string, r Response) Result {
 	}
 	s.scanHeaders(r.Header)
 	s.scanBody(r)
-	return Result{Matches: s.out, Partial: s.partial, Err: s.err}
+	return Result{Matches: s.out, Partial: s.partial, Err: s.err, Own: s.own}
 }
 
 // scan is the state of one Scan call.
@@ -112,6 +126,8 @@ type scan struct {
 	// reason is kept.
 	partial string
 	err     error
+	// own: a marker of the viewer's own, not a secret, was found.
+	own bool
 
 	// Set for the text being matched, read by visit.
 	where      string
@@ -431,6 +447,9 @@ func (s *scan) match(where, chain string, text []byte) {
 func (s *scan) visit(id int32, start, end int) {
 	m := &s.o.marks[id]
 	if m.owner == s.viewer {
+		if !s.own && !m.Secret && (end-start >= shortMarker || texty(s.text[max(0, start-16):min(len(s.text), end+16)])) {
+			s.own = true
+		}
 		return
 	}
 	key := foundKey{id, s.where}

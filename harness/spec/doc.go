@@ -78,6 +78,8 @@
 //	  timeout: 5s                   # per request; default 5s, must be > 0
 //	  max_body: 4194304             # bytes; default 4 MiB
 //	  max_error_rate: 0.01          # default 0.01; an explicit 0 is kept
+//	  min_coverage: 0.5             # share of responses that must show their viewer's
+//	                                # own data for Isolated; default 0.5, 0 turns it off
 //
 // # Templates
 //

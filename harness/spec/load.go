@@ -513,6 +513,12 @@ func (c *checker) limits() *Error {
 		// inconclusive.
 		l.MaxErrorRate = DefaultMaxErrorRate
 	}
+	switch {
+	case math.IsNaN(l.MinCoverage) || l.MinCoverage < 0 || l.MinCoverage > 1:
+		return c.errf("limits.min_coverage", "%v: the coverage is a share between 0 and 1, such as 0.5", l.MinCoverage)
+	case l.MinCoverage == 0 && !c.given("limits.min_coverage"):
+		l.MinCoverage = DefaultMinCoverage
+	}
 	return nil
 }
 

@@ -169,6 +169,12 @@ type Limits struct {
 	// MaxErrorRate is the share of failed requests (transport errors and 5xx)
 	// above which a run is inconclusive (default 0.01).
 	MaxErrorRate float64 `yaml:"max_error_rate,omitempty" json:"max_error_rate,omitempty"`
+	// MinCoverage is the least share of judged responses that must carry
+	// their viewer's own data for a run to be called isolated (default
+	// 0.5). A response without any is one where the oracle could not have
+	// told a leak from a login page, an error or an empty list. An
+	// explicit 0 turns the check off.
+	MinCoverage float64 `yaml:"min_coverage,omitempty" json:"min_coverage,omitempty"`
 }
 
 // Defaults used by Load when a field is left out.
@@ -176,6 +182,7 @@ const (
 	DefaultTimeout      = 5 * time.Second
 	DefaultMaxBody      = 4 << 20
 	DefaultMaxErrorRate = 0.01
+	DefaultMinCoverage  = 0.5
 )
 
 // LearnEnabled reports whether learned markers are on.

@@ -133,7 +133,7 @@ func TestLoadList(t *testing.T) {
 	assert.Equal(t, "POST", s.Login.Method)
 	assert.Equal(t, SessionCookie, s.Login.Session)
 	assert.True(t, s.LearnEnabled())
-	assert.Equal(t, Limits{Timeout: DefaultTimeout, MaxBody: DefaultMaxBody, MaxErrorRate: DefaultMaxErrorRate}, s.Limits)
+	assert.Equal(t, Limits{Timeout: DefaultTimeout, MaxBody: DefaultMaxBody, MaxErrorRate: DefaultMaxErrorRate, MinCoverage: DefaultMinCoverage}, s.Limits)
 
 	require.Len(t, s.Seed, 1)
 	assert.Equal(t, "POST", s.Seed[0].Method, "methods are upper-cased")

@@ -49,6 +49,59 @@ func main() {
 	must(isolated())
 	must(inconclusive())
 	must(incomplete())
+	must(blind())
+}
+
+// coverage is the coverage of a run of reqs requests, spread over the
+// header's four requests, with lost and blind ones where asked.
+func coverage(reqs int, lost map[string]int, blind map[string]bool) harness.Coverage {
+	c := harness.Coverage{Min: 0.5}
+	names := []string{"inbox", "message", "attachment", "profile"}
+	for i, n := range names {
+		r := harness.RequestCoverage{Request: n, BaselineUsers: 8, BaselineSeen: 8, Responses: reqs / 4}
+		if i == 0 {
+			r.Responses += reqs % 4
+		}
+		switch {
+		case blind[n]:
+			r.BaselineSeen, r.Blind = 0, true
+		default:
+			r.Lost = lost[n]
+			r.Seen = r.Responses - r.Lost
+		}
+		c.Requests = append(c.Requests, r)
+		c.Responses += r.Responses
+		c.Seen += r.Seen
+		c.Lost += r.Lost
+	}
+	return c
+}
+
+// baselineOnly keeps what a header says: the baseline's figures.
+func baselineOnly(c harness.Coverage) []harness.RequestCoverage {
+	var out []harness.RequestCoverage
+	for _, r := range c.Requests {
+		out = append(out, harness.RequestCoverage{Request: r.Request, BaselineUsers: r.BaselineUsers, BaselineSeen: r.BaselineSeen, Blind: r.Blind})
+	}
+	return out
+}
+
+// blind is a run against a target that answers 404 to everything: no
+// request ever showed anyone's own data.
+func blind() error {
+	rng := rand.New(rand.NewPCG(9, 10))
+	h := header("webmail-wrong-path", "http://127.0.0.1:41875", "barrier", users)
+	h.Markers = map[oracle.Kind]int{oracle.Canary: 8, oracle.Identity: 24}
+	h.Warnings = []string{"user alice: 1 of 1 seeded canary never appeared in the user's own baseline responses; no read request shows where the seed planted it"}
+	body, reqs, errs := run(rng, users, 48, nil, false, nil, 0)
+	cov := coverage(reqs, nil, map[string]bool{"inbox": true, "message": true, "attachment": true, "profile": true})
+	h.Coverage = baselineOnly(cov)
+	recs := append([]harness.Record{{Type: harness.RecordHeader, Header: &h}}, body...)
+	recs = append(recs, harness.Record{Type: harness.RecordVerdict, Outcome: &harness.Outcome{
+		Verdict: harness.Inconclusive, Reason: "blind: " + cov.Summary() + ", and Isolated needs more than 50%",
+		Requests: reqs, Errors: errs, Bursts: 48, Elapsed: 1650 * time.Millisecond, Coverage: &cov,
+	}})
+	return write("blind", recs)
 }
 
 func must(err error) {
@@ -162,10 +215,12 @@ func leak() error {
 	h := header("webmail-lastlogin", "http://127.0.0.1:41873", "barrier", users)
 	fs := findings()
 	body, reqs, errs := run(rng, users, 48, fs, true, nil, 2)
+	cov := coverage(reqs, nil, nil)
+	h.Coverage = baselineOnly(cov)
 	recs := append([]harness.Record{{Type: harness.RecordHeader, Header: &h}}, body...)
 	recs = append(recs, harness.Record{Type: harness.RecordVerdict, Outcome: &harness.Outcome{
 		Verdict: harness.Leak, Reason: fmt.Sprintf("%d responses carried another user's data", len(fs)),
-		Requests: reqs, Errors: errs, Bursts: 48, Findings: len(fs), Elapsed: 2134 * time.Millisecond,
+		Requests: reqs, Errors: errs, Bursts: 48, Findings: len(fs), Elapsed: 2134 * time.Millisecond, Coverage: &cov,
 	}})
 	return write("leak", recs)
 }
@@ -174,10 +229,12 @@ func isolated() error {
 	rng := rand.New(rand.NewPCG(3, 4))
 	h := header("webmail-fixed", "https://127.0.0.1:41874", "h2", users)
 	body, reqs, errs := run(rng, users, 48, nil, false, map[int]int{17: 1}, 0)
+	cov := coverage(reqs-errs, map[string]int{"attachment": 7}, nil)
+	h.Coverage = baselineOnly(cov)
 	recs := append([]harness.Record{{Type: harness.RecordHeader, Header: &h}}, body...)
 	recs = append(recs, harness.Record{Type: harness.RecordVerdict, Outcome: &harness.Outcome{
-		Verdict: harness.Isolated, Reason: "the whole budget ran with 1 error and no response carried another user's data",
-		Requests: reqs, Errors: errs, Bursts: 48, Elapsed: 1870 * time.Millisecond,
+		Verdict: harness.Isolated, Reason: fmt.Sprintf("no response carried another user's data in %d requests; %s", reqs, cov.Summary()),
+		Requests: reqs, Errors: errs, Bursts: 48, Elapsed: 1870 * time.Millisecond, Coverage: &cov,
 	}})
 	return write("isolated", recs)
 }
