@@ -228,7 +228,8 @@ func (ss *session) closeAll() {
 }
 
 // do sends one request on one of the user's connections, outside any burst:
-// logins, seeds and baselines.
+// logins, seeds and baselines. ctx bounds it as the timeout does: its
+// deadline, if sooner, and its cancel, which ends a read in progress.
 func (ss *session) do(ctx context.Context, req wire.Request) (Exchange, wire.Response, error) {
 	ex := Exchange{User: ss.User.Login, Method: req.Method, Path: req.Path}
 	c, err := ss.acquire(ctx)
@@ -238,7 +239,15 @@ func (ss *session) do(ctx context.Context, req wire.Request) (Exchange, wire.Res
 		return ex, wire.Response{}, err
 	}
 	ex.Conn = c.ID
-	sent, resp, err := c.RoundTrip(req, time.Now().Add(ss.d.Timeout), ss.d.MaxBody)
+	deadline := time.Now().Add(ss.d.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	stop := context.AfterFunc(ctx, c.Interrupt)
+	sent, resp, err := c.RoundTrip(req, deadline, ss.d.MaxBody)
+	if !stop() {
+		c.Dead = true
+	}
 	ss.release(c)
 	ex.Sent, ex.FirstByte, ex.Done = sent, resp.FirstByte, time.Now()
 	ex.Status, ex.Bytes = resp.Status, len(resp.Body)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,8 @@ type Conn struct {
 	// Dead is set once the connection must not carry another request: an
 	// error, a cut body or the server's Connection: close.
 	Dead bool
+	// interrupted is set by Interrupt, from any goroutine.
+	interrupted atomic.Bool
 }
 
 func newConn(nc net.Conn) *Conn {
@@ -83,6 +86,10 @@ func (c *Conn) RoundTrip(req Request, deadline time.Time, maxBody int64) (sent t
 		c.Dead = true
 		return time.Now(), resp, err
 	}
+	if c.interrupted.Load() {
+		// Interrupt ran before the deadline above replaced its own.
+		_ = c.nc.SetDeadline(time.Unix(1, 0))
+	}
 	if _, err = c.nc.Write(req.Raw); err != nil {
 		c.Dead = true
 		return time.Now(), resp, err
@@ -123,6 +130,14 @@ func (c *Conn) ReadResponse(method string, maxBody int64) (Response, error) {
 		c.Dead = true
 	}
 	return resp, nil
+}
+
+// Interrupt ends the round trip in progress, or the next one, at once, as
+// its deadline would: the work it belongs to was cancelled. It may be
+// called from any goroutine; the connection is not used again.
+func (c *Conn) Interrupt() {
+	c.interrupted.Store(true)
+	_ = c.nc.SetDeadline(time.Unix(1, 0))
 }
 
 // Close closes the connection and marks it dead.
