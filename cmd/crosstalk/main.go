@@ -70,7 +70,9 @@ func commands() []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A closed terminal (SIGHUP) and a stop from CI (SIGTERM) end the work as
+	// Ctrl-C does: cleanly, with the verdict record written.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		// The first Ctrl-C stops the work cleanly and keeps what was found;
 		// a second one, if that takes too long, ends the process at once.

@@ -134,8 +134,9 @@ func execute(ctx context.Context, e *env, s *spec.Spec, opts harness.Options, pa
 		if err := enc.Encode(r); err != nil {
 			return err
 		}
-		if r.Type == harness.RecordFinding || r.Type == harness.RecordVerdict {
-			// Findings are what a crash must not lose.
+		if r.Type == harness.RecordHeader || r.Type == harness.RecordFinding || r.Type == harness.RecordVerdict {
+			// Findings are what a crash must not lose, and the header is
+			// what makes a stream cut by a second Ctrl-C readable at all.
 			return flush()
 		}
 		return nil
