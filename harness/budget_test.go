@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crosstalk/crosstalk/harness"
+	"github.com/crosstalk/crosstalk/targets/webmail"
 )
 
 // loginHangs is a target whose login never answers until the test ends. Each
@@ -62,4 +64,68 @@ func TestCancelEndsAHungLogin(t *testing.T) {
 	require.Equal(t, harness.Inconclusive, out.Verdict, out.Reason)
 	assert.True(t, out.CutShort)
 	assert.Less(t, out.Elapsed, s.Limits.Timeout, "the login waited out its timeout after the cancel")
+}
+
+// -rate 50/s, counted where it matters, at the target: over 10 s of bursts
+// or more (a 12 s run less its setup)
+// it sees 50 requests a second, within 10%. Setup requests are not the
+// rate's: the count starts at the stream's header, which opens the bursts.
+func TestRateHoldsAtTheTarget(t *testing.T) {
+	srv, err := webmail.New(webmail.Options{Bug: webmail.BugNone, Users: 8, Seed: 1})
+	require.NoError(t, err)
+	var seen atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	var atHeader int64
+	var from time.Time
+	out, err := harness.Run(context.Background(), webmailSpec(t),
+		harness.Options{BaseURL: ts.URL, Duration: 12 * time.Second, Rate: 50, Sync: harness.SyncBarrier},
+		func(r harness.Record) error {
+			if r.Header != nil {
+				atHeader, from = seen.Load(), time.Now()
+				assert.Equal(t, 50.0, r.Header.RatePerSecond, "the stream states the rate")
+			}
+			return nil
+		})
+	require.NoError(t, err)
+	require.Equal(t, harness.Isolated, out.Verdict, out.Reason)
+	elapsed := time.Since(from)
+	got := float64(seen.Load()-atHeader) / elapsed.Seconds()
+	t.Logf("%d requests in %v of bursts: %.1f/s", seen.Load()-atHeader, elapsed, got)
+	assert.InDelta(t, 50, got, 5, "requests per second at the target")
+	assert.Greater(t, elapsed, 10*time.Second, "the rate was measured over at least 10 s of bursts")
+}
+
+// Every request carries the -H headers, the setup's included, and the
+// spec's own header of that name gives way.
+func TestHeaderReachesEveryRequest(t *testing.T) {
+	srv, err := webmail.New(webmail.Options{Bug: webmail.BugNone, Users: 8, Seed: 1})
+	require.NoError(t, err)
+	var with, without atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Route") == "canary-pool-7" {
+			with.Add(1)
+		} else {
+			without.Add(1)
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	s := webmailSpec(t)
+	s.Requests[0].Headers = map[string]string{"X-Route": "stable"}
+	out, _ := collect(t, context.Background(), s, harness.Options{BaseURL: ts.URL, MaxRequests: 200,
+		Header: http.Header{"X-Route": {"canary-pool-7"}}})
+	require.Equal(t, harness.Isolated, out.Verdict, out.Reason)
+	assert.Positive(t, with.Load())
+	assert.Zero(t, without.Load(), "requests without the header")
+
+	for _, h := range []http.Header{{"Bad Name": {"x"}}, {"X-A": {"a\r\nX-B: b"}}} {
+		_, err := harness.Run(context.Background(), s, harness.Options{BaseURL: ts.URL, MaxRequests: 1, Header: h}, nil)
+		assert.ErrorIs(t, err, harness.ErrOptions)
+	}
+	_, err = harness.Run(context.Background(), s, harness.Options{BaseURL: ts.URL, MaxRequests: 1, Rate: -1}, nil)
+	assert.ErrorIs(t, err, harness.ErrOptions)
 }

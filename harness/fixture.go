@@ -58,6 +58,8 @@ type Fixture struct {
 	lastBurst time.Time
 	// quietUntil is the earliest a settling fixture fires its first burst.
 	quietUntil time.Time
+	// nextRelease is the earliest the next burst may go under Rate.
+	nextRelease time.Time
 
 	// Baseline is the outcome of the setup: logins, seeding and the
 	// sequential baselines (burst 0). Its Findings are leaks that need no

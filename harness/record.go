@@ -58,6 +58,8 @@ type Header struct {
 	Duration    time.Duration `json:"duration_ns,omitempty"`
 	MaxRequests int           `json:"max_requests,omitempty"`
 	BurstSize   int           `json:"burst_size"`
+	// RatePerSecond is the cap on the bursts' requests per second (0: none).
+	RatePerSecond float64 `json:"rate_per_s,omitempty"`
 }
 
 // RequestInfo names a spec request and the kind of data it returns.

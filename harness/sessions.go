@@ -47,6 +47,9 @@ type session struct {
 	peer      *session // recipient of the write being built
 	loggedOut bool
 
+	// header is added to every request (FixtureOptions.Header).
+	header http.Header
+
 	// issued are the latest credentials the target issued this user after
 	// the oracle was built (re-login tokens, rotated cookies): the oracle
 	// cannot learn them, so evidence is redacted of them here. A ring of
@@ -182,6 +185,7 @@ func (ss *session) build(r *spec.Request) (wire.Request, error) {
 		}
 		h.Set(k, ev)
 	}
+	ss.addHeader(h)
 	if err := ss.authorize(h); err != nil {
 		return wire.Request{}, err
 	}
@@ -196,6 +200,13 @@ func checkLine(v string) error {
 		return fmt.Errorf("a value has a CR, LF or NUL byte at byte %d, which would end the request line or header it goes into", i)
 	}
 	return nil
+}
+
+// addHeader puts the header of every request into h, over the spec's own.
+func (ss *session) addHeader(h http.Header) {
+	for k, vs := range ss.header {
+		h[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
+	}
 }
 
 // authorize adds the session's credentials to h.
@@ -423,6 +434,7 @@ func (ss *session) buildLogin() (wire.Request, error) {
 		}
 		h.Set(k, ev)
 	}
+	ss.addHeader(h)
 	var body string
 	if l.Type == spec.LoginForm {
 		form := url.Values{}

@@ -88,6 +88,7 @@ func (f *Fixture) newSessions() (map[string]*session, error) {
 		if err != nil {
 			return nil, err
 		}
+		ss.header = f.opts.Header
 		out[u.Login] = ss
 	}
 	return out, nil
@@ -262,6 +263,13 @@ func (f *Fixture) markers(baselines []oracle.Baseline) (ms []oracle.Marker, reda
 		}
 		sm, sr := ss.secrets()
 		ms, redact = append(ms, sm...), append(redact, sr...)
+	}
+	for _, vs := range f.opts.Header {
+		for _, v := range vs {
+			if len(v) >= 6 { // shorter ones would redact ordinary words
+				redact = append(redact, v)
+			}
+		}
 	}
 	if f.spec.LearnEnabled() {
 		configured := map[string]bool{}

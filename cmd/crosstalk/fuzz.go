@@ -76,6 +76,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks")
 	fs.BoolVar(&verbose, "v", false, "print every shrink candidate")
 	yield := yieldFlag(fs)
+	rate, header := controlFlags(fs)
 	fs.BoolVar(&cross, "cross-writes", false, "let writes go to other users (restart the target after: the mail stays, the grants do not)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -102,12 +103,13 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, "fuzz: spec %s needs at least two users and a read request", target)
 	}
 	prio := applyYield(e, *yield)
-	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
+	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure,
+		Rate: float64(*rate), Header: header})
 	if fx == nil {
 		return code
 	}
 	defer fx.Close()
-	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users, %s\n", s.Name, fx.BaseURL(), fx.Sync(), len(vocab.Users), prio)
+	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users, %s, %s\n", s.Name, fx.BaseURL(), fx.Sync(), len(vocab.Users), prio, rateWords(rate))
 	if fx.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: %d responses of the sequential baseline carried another user's data; "+
 			"crosstalk run -target %s shows them\n", fx.Sequential, target)

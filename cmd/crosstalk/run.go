@@ -29,6 +29,7 @@ Examples:
   crosstalk run -target spec.yaml -requests 100000 -o results.jsonl
   crosstalk run -target spec.yaml -stop-on-first -format junit > junit.xml
   crosstalk run -target spec.yaml -sync h2      # single-packet bursts over HTTP/2
+  crosstalk run -target spec.yaml -rate 50/s -H 'X-Canary: always'
 
 Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
 `
@@ -82,6 +83,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		" (auto calibrates on the target and picks the tightest)")
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks (self-signed staging targets)")
 	budget.register(fs)
+	rate, header := controlFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -99,6 +101,10 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	opts := budget.options()
 	opts.BaseURL, opts.StopOnFirst, opts.Trace, opts.Insecure = baseURL, stopFirst, trace, insecure
 	opts.Sync = *syncName
+	opts.Rate, opts.Header = float64(*rate), header
+	if *rate > 0 {
+		fmt.Fprintf(e.stderr, "rate: %s\n", rateWords(rate))
+	}
 	res, err := execute(ctx, e, s, opts, out)
 	if err != nil {
 		return usageErr(e, "%v", err)
