@@ -103,8 +103,12 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, "fuzz: spec %s needs at least two users and a read request", target)
 	}
 	prio := applyYield(e, *yield)
-	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure,
+	// The setup spends the budget too: a target that hangs on login must
+	// not make a 3 s search take a timeout per user.
+	setupCtx, cancelSetup := context.WithTimeout(ctx, budget)
+	fx, code := openFixture(setupCtx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure,
 		Rate: float64(*rate), Header: header})
+	cancelSetup()
 	if fx == nil {
 		return code
 	}

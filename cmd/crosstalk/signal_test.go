@@ -112,3 +112,20 @@ func TestHeaderIsFlushedAtOnce(t *testing.T) {
 	require.NotEmpty(t, types, "the stream was empty")
 	assert.Equal(t, harness.RecordHeader, types[0])
 }
+
+// fuzz's -budget bounds its setup, as run's -duration does: against a login
+// that hangs for good, a 1 s budget used to wait out the 10 s timeout once
+// per user.
+func TestFuzzSetupIsBoundedByTheBudget(t *testing.T) {
+	stop := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-stop }))
+	t.Cleanup(func() { close(stop); ts.Close() })
+	raw, err := os.ReadFile(webmailSpec)
+	require.NoError(t, err)
+	spec := filepath.Join(t.TempDir(), "slow.yaml")
+	require.NoError(t, os.WriteFile(spec, append(raw, "\nlimits: {timeout: 10s}\n"...), 0o600))
+	start := time.Now()
+	r := crosstalk(t, "fuzz", "-target", spec, "-url", ts.URL, "-budget", "1s", "-dir", "", "-yield=false")
+	assert.Equal(t, harness.ExitInconclusive, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Less(t, time.Since(start), 10*time.Second, "the setup waited out a whole timeout")
+}
