@@ -56,12 +56,19 @@ func (e *execution) bursts(ctx context.Context) {
 				return
 			}
 		}
+		if !e.pace(ctx, deadline) {
+			if ctx.Err() != nil {
+				e.out.CutShort = true
+			}
+			return
+		}
 		if !e.settle(ctx) {
 			e.out.CutShort = true
 			return
 		}
 		shots := e.prepare(ctx, n, b)
 		e.fired += len(shots)
+		e.paced(len(shots))
 		release := strategyNamed(e.f.opts.Sync).fire(shots, e.f.spec.Limits.Timeout, e.f.spec.Limits.MaxBody)
 		e.f.lastBurst = time.Now()
 		skew, spread := burstTimes(shots)
@@ -219,6 +226,52 @@ const DefaultSettle = time.Millisecond
 // started threads, which decays over tens of milliseconds. That is a guess;
 // the figures are not.
 const SetupSettle = 100 * time.Millisecond
+
+// pace waits until the next burst fits [FixtureOptions.Rate]. It reports
+// false if ctx ended first, or if the time to wait for runs past the
+// deadline (which may be zero: none), so that the budget ends the bursts
+// there.
+func (e *execution) pace(ctx context.Context, deadline time.Time) bool {
+	if e.f.opts.Rate <= 0 {
+		return true
+	}
+	next := e.f.nextRelease
+	if !deadline.IsZero() && next.After(deadline) {
+		return false
+	}
+	wait := time.Until(next)
+	if wait <= 0 {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// rateCatchUp is how far behind its rate an execution may catch up.
+const rateCatchUp = time.Second
+
+// paced books a burst of n requests released now against the rate.
+func (e *execution) paced(n int) {
+	if e.f.opts.Rate <= 0 {
+		return
+	}
+	gap := time.Duration(float64(n) / e.f.opts.Rate * float64(time.Second))
+	// Counting from the booked time, not from now, keeps timer lateness and
+	// slow bursts from adding up: the bursts after them catch up. A burst
+	// more than rateCatchUp late starts the count again, so that a stall
+	// is not followed by a rush.
+	from, now := e.f.nextRelease, time.Now()
+	if from.IsZero() || now.Sub(from) > max(gap, rateCatchUp) {
+		from = now
+	}
+	e.f.nextRelease = from.Add(gap)
+}
 
 // settle waits out [FixtureOptions.Settle] since the previous burst, or since the
 // end of a fixture's setup plus [SetupSettle]. It reports false if ctx ended

@@ -55,7 +55,7 @@ func (e *execution) header() error {
 	f := e.f
 	h := &Header{Spec: f.spec.Name, SpecFile: f.spec.File, BaseURL: f.base.String(), Sync: f.opts.Sync, SyncReason: f.syncReason,
 		Users: f.users, Started: e.start, Markers: map[oracle.Kind]int{},
-		Duration: e.budget.Duration, MaxRequests: e.budget.MaxRequests, BurstSize: f.opts.BurstSize}
+		Duration: e.budget.Duration, MaxRequests: e.budget.MaxRequests, BurstSize: f.opts.BurstSize, RatePerSecond: f.opts.Rate}
 	for _, q := range f.spec.Requests {
 		h.Requests = append(h.Requests, RequestInfo{Name: q.Name, Data: q.Data})
 	}

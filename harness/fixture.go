@@ -76,6 +76,8 @@ type Fixture struct {
 	// written keeps each user's latest writes, raw, for confirmation: a
 	// value the user wrote is the user's own, whoever it was learned for.
 	written map[string][][]byte
+	// nextRelease is the earliest the next burst may go under Rate.
+	nextRelease time.Time
 
 	// Baseline is the outcome of the setup: logins, seeding and the
 	// sequential baselines (burst 0). Its Findings are leaks that need no

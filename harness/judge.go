@@ -42,6 +42,11 @@ func (e *execution) judge(ctx context.Context, shots []*shot) error {
 		if failed || statusIsError(sh.ex.Status) {
 			e.out.Errors++
 		}
+		if sh.req.Action == spec.ActionLogin && sh.resp.Header != nil {
+			// What this login issued is a secret from now on, the evidence
+			// of this very response included.
+			sh.ss.noteIssued(sh.resp)
+		}
 		clean := true
 		if sh.resp.Header != nil && e.f.oracle != nil {
 			res := e.f.oracle.Check(sh.step.User, oracle.Response{Status: sh.resp.Status, Header: sh.resp.Header, Body: sh.resp.Body})
@@ -57,8 +62,9 @@ func (e *execution) judge(ctx context.Context, shots []*shot) error {
 			found := false
 			for _, m := range bestPerOwner(matches) {
 				f := &Finding{Viewer: sh.step.User, Owner: m.Owner, Data: sh.req.Data, Request: sh.req.Name,
-					Method: sh.ex.Method, Path: e.f.oracle.Redact(sh.ex.Path), Burst: sh.ex.Burst, Step: sh.ex.Step,
+					Method: sh.ex.Method, Path: redactIssued(e.sessions, e.f.oracle.Redact(sh.ex.Path)), Burst: sh.ex.Burst, Step: sh.ex.Step,
 					Conn: sh.ex.Conn, Match: m, Sent: sh.ex.Sent, Done: sh.ex.Done}
+				f.Excerpt = redactIssued(e.sessions, f.Excerpt)
 				if learned := learnedOf(matches, m.Owner); learned != nil {
 					// The finding rests on learned markers alone.
 					how, stands := e.confirm(ctx, sh.step.User, m.Owner, learned)
@@ -99,6 +105,7 @@ func (e *execution) judge(ctx context.Context, shots []*shot) error {
 			if e.f.oracle != nil {
 				ex.Path = e.f.oracle.Redact(ex.Path)
 			}
+			ex.Path = redactIssued(e.sessions, ex.Path)
 			if err := e.emit(Record{Type: RecordExchange, Exchange: &ex}); err != nil {
 				return err
 			}

@@ -3,10 +3,14 @@ package harness
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/crosstalk/crosstalk/harness/spec"
 )
@@ -42,6 +46,17 @@ type FixtureOptions struct {
 	// once for every user of the burst, which is what exposes request
 	// coalescing that ignores the session.
 	CacheBust string
+	// Rate caps the bursts' requests per second (0: no cap). A burst is
+	// released whole, so the cap is kept on average: each burst waits until
+	// the requests before it fit the rate, counted from the first burst.
+	// Bursts that fell behind catch up by at most a second's worth, so a
+	// stall is not followed by a rush.
+	Rate float64
+	// Header is added to every request, the setup's included: a canary
+	// routing header, say, or a WAF bypass token. Its values are secrets
+	// to the reports, as credentials are. A spec request's own header of
+	// the same name is replaced; the session's credentials are not.
+	Header http.Header
 }
 
 // Budget bounds one execution. The zero value is not runnable on its own:
@@ -80,12 +95,14 @@ type Options struct {
 	Seed      uint64
 	Settle    time.Duration
 	CacheBust string
+	Rate      float64
+	Header    http.Header
 }
 
 // Fixture is the part of o that shapes the setup.
 func (o Options) Fixture() FixtureOptions {
 	return FixtureOptions{BurstSize: o.BurstSize, Sync: o.Sync, Trace: o.Trace, BaseURL: o.BaseURL,
-		Insecure: o.Insecure, Seed: o.Seed, Settle: o.Settle, CacheBust: o.CacheBust}
+		Insecure: o.Insecure, Seed: o.Seed, Settle: o.Settle, CacheBust: o.CacheBust, Rate: o.Rate, Header: o.Header}
 }
 
 // Budget is the part of o that bounds the execution.
@@ -128,6 +145,19 @@ func checkOptions(s *spec.Spec, o *FixtureOptions, b Budget) (*url.URL, error) {
 	}
 	if err := checkCacheBust(o.CacheBust); err != nil {
 		return nil, err
+	}
+	if o.Rate < 0 || math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) {
+		return nil, fmt.Errorf("%w: the rate must be a positive number of requests per second, or 0 for none", ErrOptions)
+	}
+	for name, vs := range o.Header {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return nil, fmt.Errorf("%w: header %q: not a valid header name", ErrOptions, name)
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, fmt.Errorf("%w: header %s: the value has a control character (a CR or LF would end the header)", ErrOptions, name)
+			}
+		}
 	}
 	if o.Sync == "" {
 		o.Sync = SyncBarrier

@@ -1,6 +1,7 @@
 package harness_test
 
 import (
+	"net/http"
 	"reflect"
 	"testing"
 	"time"
@@ -30,9 +31,9 @@ func TestOptionsSplitIntoFixtureAndBudget(t *testing.T) {
 	plan := &harness.Plan{}
 	o := harness.Options{Duration: time.Second, MaxRequests: 7, StopOnFirst: true, Plan: plan, Progress: func(harness.Progress) {},
 		BurstSize: 3, Sync: harness.SyncH2, Trace: true, BaseURL: "http://127.0.0.1:1", Insecure: true, Seed: 9,
-		Settle: time.Millisecond, CacheBust: "cb"}
+		Settle: time.Millisecond, CacheBust: "cb", Rate: 50, Header: http.Header{"X-A": {"1"}}}
 	assert.Equal(t, harness.FixtureOptions{BurstSize: 3, Sync: harness.SyncH2, Trace: true, BaseURL: "http://127.0.0.1:1",
-		Insecure: true, Seed: 9, Settle: time.Millisecond, CacheBust: "cb"}, o.Fixture())
+		Insecure: true, Seed: 9, Settle: time.Millisecond, CacheBust: "cb", Rate: 50, Header: http.Header{"X-A": {"1"}}}, o.Fixture())
 	got := o.Budget()
 	assert.NotNil(t, got.Progress)
 	got.Progress = nil

@@ -63,6 +63,8 @@ type Header struct {
 	Duration    time.Duration `json:"duration_ns,omitempty"`
 	MaxRequests int           `json:"max_requests,omitempty"`
 	BurstSize   int           `json:"burst_size"`
+	// RatePerSecond is the cap on the bursts' requests per second (0: none).
+	RatePerSecond float64 `json:"rate_per_s,omitempty"`
 	// Coverage is what each read request's sequential baseline showed:
 	// how many users' own data appeared in it, and whether it is blind.
 	Coverage []RequestCoverage `json:"coverage,omitempty"`

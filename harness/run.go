@@ -25,14 +25,26 @@ func Run(ctx context.Context, s *spec.Spec, opts Options, sink Sink) (*Outcome, 
 	}
 	defer f.closeConns()
 	e := newExecution(f, opts.Budget(), sink)
-	ready, err := e.setup(ctx)
+	// The setup spends the run's time too: a target that hangs on login must
+	// not make a 3 s run take a timeout per user.
+	setupCtx := ctx
+	if opts.Duration > 0 {
+		var cancel context.CancelFunc
+		setupCtx, cancel = context.WithDeadline(ctx, e.start.Add(opts.Duration))
+		defer cancel()
+	}
+	ready, err := e.setup(setupCtx)
 	if err != nil {
 		return e.finish(err)
 	}
-	if ready {
+	switch {
+	case ready:
 		e.bursts(ctx)
-	} else if ctx.Err() != nil {
+	case ctx.Err() != nil:
 		e.out.CutShort = true
+	case ended(setupCtx):
+		e.out.CutShort = true
+		e.stopReason = fmt.Sprintf("the setup (logins, seeds, baselines) did not finish within the %v duration, so no burst was fired", opts.Duration)
 	}
 	return e.finish(nil)
 }

@@ -46,7 +46,21 @@ type session struct {
 	drawn     []string // canaries the request being built carries
 	peer      *session // recipient of the write being built
 	loggedOut bool
+
+	// header is added to every request (FixtureOptions.Header).
+	header http.Header
+
+	// issued are the latest credentials the target issued this user after
+	// the oracle was built (re-login tokens, rotated cookies): the oracle
+	// cannot learn them, so evidence is redacted of them here. A ring of
+	// maxIssued, so that a target rotating a cookie on every response costs
+	// a fixed amount of memory.
+	issued     []string
+	issuedNext int
 }
+
+// maxIssued bounds the credentials kept per user for redaction.
+const maxIssued = 16
 
 func newSession(s *spec.Spec, base *url.URL, d *wire.Dialer, u spec.User, n int, seed uint64) (*session, error) {
 	jar, err := cookiejar.New(nil)
@@ -150,6 +164,9 @@ func templated(r *spec.Request) []string {
 // user's credentials.
 func (ss *session) build(r *spec.Request) (wire.Request, error) {
 	path, err := spec.Expand(r.Path, ss.lookup)
+	if err == nil {
+		err = checkLine(path)
+	}
 	if err != nil {
 		return wire.Request{}, fmt.Errorf("request %s: path: %w", r.Name, err)
 	}
@@ -160,15 +177,36 @@ func (ss *session) build(r *spec.Request) (wire.Request, error) {
 	h := http.Header{}
 	for k, v := range r.Headers {
 		ev, err := spec.Expand(v, ss.lookup)
+		if err == nil {
+			err = checkLine(ev)
+		}
 		if err != nil {
 			return wire.Request{}, fmt.Errorf("request %s: header %s: %w", r.Name, k, err)
 		}
 		h.Set(k, ev)
 	}
+	ss.addHeader(h)
 	if err := ss.authorize(h); err != nil {
 		return wire.Request{}, err
 	}
 	return wire.Build(ss.base, r.Method, path, h, []byte(body)), nil
+}
+
+// checkLine refuses a value that would end the line of the request it is
+// written into: values extracted from responses are the target's, and a CR
+// or LF in one would let it add headers, or a whole request, to ours.
+func checkLine(v string) error {
+	if i := strings.IndexAny(v, "\r\n\x00"); i >= 0 {
+		return fmt.Errorf("a value has a CR, LF or NUL byte at byte %d, which would end the request line or header it goes into", i)
+	}
+	return nil
+}
+
+// addHeader puts the header of every request into h, over the spec's own.
+func (ss *session) addHeader(h http.Header) {
+	for k, vs := range ss.header {
+		h[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
+	}
 }
 
 // authorize adds the session's credentials to h.
@@ -178,6 +216,9 @@ func (ss *session) authorize(h http.Header) error {
 		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ss.User.Login+":"+ss.User.Password)))
 	case ss.authHdr[0] != "" && ss.token != "":
 		v, err := spec.Expand(ss.authHdr[1], ss.lookup)
+		if err == nil {
+			err = checkLine(v)
+		}
 		if err != nil {
 			return fmt.Errorf("login.auth_header: %w", err)
 		}
@@ -228,7 +269,8 @@ func (ss *session) closeAll() {
 }
 
 // do sends one request on one of the user's connections, outside any burst:
-// logins, seeds and baselines.
+// logins, seeds and baselines. ctx bounds it as the timeout does: its
+// deadline, if sooner, and its cancel, which ends a read in progress.
 func (ss *session) do(ctx context.Context, req wire.Request) (Exchange, wire.Response, error) {
 	ex := Exchange{User: ss.User.Login, Method: req.Method, Path: req.Path}
 	c, err := ss.acquire(ctx)
@@ -238,7 +280,15 @@ func (ss *session) do(ctx context.Context, req wire.Request) (Exchange, wire.Res
 		return ex, wire.Response{}, err
 	}
 	ex.Conn = c.ID
-	sent, resp, err := c.RoundTrip(req, time.Now().Add(ss.d.Timeout), ss.d.MaxBody)
+	deadline := time.Now().Add(ss.d.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	stop := context.AfterFunc(ctx, c.Interrupt)
+	sent, resp, err := c.RoundTrip(req, deadline, ss.d.MaxBody)
+	if !stop() {
+		c.Dead = true
+	}
 	ss.release(c)
 	ex.Sent, ex.FirstByte, ex.Done = sent, resp.FirstByte, time.Now()
 	ex.Status, ex.Bytes = resp.Status, len(resp.Body)
@@ -256,7 +306,71 @@ func (ss *session) absorb(resp wire.Response) {
 	}
 	if cs := (&http.Response{Header: resp.Header}).Cookies(); len(cs) > 0 {
 		ss.jar.SetCookies(ss.base, cs)
+		for _, c := range cs {
+			ss.remember(c.Value)
+		}
 	}
+}
+
+// remember keeps v among the credentials to redact from evidence.
+func (ss *session) remember(v string) {
+	if len(v) < 3 {
+		return // as the oracle: shorter values would redact ordinary text
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if slices.Contains(ss.issued, v) {
+		return
+	}
+	if len(ss.issued) < maxIssued {
+		ss.issued = append(ss.issued, v)
+		return
+	}
+	ss.issued[ss.issuedNext] = v
+	ss.issuedNext = (ss.issuedNext + 1) % maxIssued
+}
+
+// noteIssued remembers the credentials a login response carries, before
+// any evidence is taken from it: its cookies and, for a token session,
+// the token login.token finds.
+func (ss *session) noteIssued(resp wire.Response) {
+	for _, c := range (&http.Response{Header: resp.Header}).Cookies() {
+		ss.remember(c.Value)
+	}
+	if t := ss.spec.Login.Token; ss.spec.Login.Session == spec.SessionToken && t != nil {
+		probe := &session{vars: map[string][]string{}}
+		probe.extract([]spec.Extract{*t}, resp, oracle.DecodeContent(resp.Header, resp.Body))
+		for _, v := range probe.vars[t.Var] {
+			ss.remember(v)
+		}
+	}
+}
+
+// redactIssued replaces in s every credential the target issued to any of
+// the users after the oracle was built, and the part of one that an
+// excerpt cut at either end: 4 bytes or more of it, so that ordinary text
+// that merely shares a letter or two with a token is left alone.
+func redactIssued(sessions map[string]*session, s string) string {
+	for _, ss := range sessions {
+		ss.mu.Lock()
+		for _, v := range ss.issued {
+			s = strings.ReplaceAll(s, v, oracle.Redacted)
+			for k := len(v) - 1; k >= 4; k-- {
+				if strings.HasSuffix(s, v[:k]) {
+					s = s[:len(s)-k] + oracle.Redacted
+					break
+				}
+			}
+			for k := len(v) - 1; k >= 4; k-- {
+				if strings.HasPrefix(s, v[len(v)-k:]) {
+					s = oracle.Redacted + s[k:]
+					break
+				}
+			}
+		}
+		ss.mu.Unlock()
+	}
+	return s
 }
 
 // extract stores the values r's extract rules find in a response of this
@@ -312,11 +426,15 @@ func (ss *session) buildLogin() (wire.Request, error) {
 	h := http.Header{}
 	for k, v := range l.Headers {
 		ev, err := spec.Expand(v, ss.lookup)
+		if err == nil {
+			err = checkLine(ev)
+		}
 		if err != nil {
 			return wire.Request{}, fmt.Errorf("user %s: login header %s: %w", ss.User.Login, k, err)
 		}
 		h.Set(k, ev)
 	}
+	ss.addHeader(h)
 	var body string
 	if l.Type == spec.LoginForm {
 		form := url.Values{}
@@ -373,6 +491,7 @@ func (ss *session) loginResult(resp wire.Response) error {
 			return fmt.Errorf("user %s: login answered %d but no token was found by login.token", ss.User.Login, resp.Status)
 		}
 		ss.token = vs[0]
+		ss.remember(ss.token)
 		return nil
 	}
 	if len(ss.jar.Cookies(ss.base)) == 0 {

@@ -39,7 +39,7 @@ func NewFixture(ctx context.Context, s *spec.Spec, opts FixtureOptions, sink Sin
 	e := newExecution(f, Budget{Plan: &Plan{}}, sink)
 	ready, err := e.setup(ctx)
 	if err != nil || !ready {
-		if ctx.Err() != nil {
+		if ended(ctx) {
 			e.out.CutShort = true
 		}
 		out, _ := e.finish(err)
@@ -90,6 +90,7 @@ func (f *Fixture) newSessions() (map[string]*session, error) {
 		if err != nil {
 			return nil, err
 		}
+		ss.header = f.opts.Header
 		out[u.Login] = ss
 	}
 	return out, nil
@@ -102,18 +103,19 @@ func (e *execution) setup(ctx context.Context) (ready bool, err error) {
 	for _, u := range e.f.users {
 		err := e.f.sessions[u].login(ctx)
 		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" && ctx.Err() == nil {
+		if errors.As(err, &op) && op.Op == "dial" && !ended(ctx) {
 			// One refused connection says it all; no need to repeat it per user.
 			return false, fmt.Errorf("cannot reach the target %s: %v", e.f.base, op.Err)
+		}
+		if ended(ctx) {
+			// Not the user's failure: the run's budget or a cancel ended it.
+			break
 		}
 		if err != nil {
 			e.out.LoginFailures = append(e.out.LoginFailures, err.Error())
 		}
-		if ctx.Err() != nil {
-			break
-		}
 	}
-	if len(e.out.LoginFailures) > 0 || ctx.Err() != nil {
+	if len(e.out.LoginFailures) > 0 || ended(ctx) {
 		return false, nil
 	}
 	for _, u := range e.f.users {
@@ -139,11 +141,11 @@ func (e *execution) setup(ctx context.Context) (ready bool, err error) {
 			}
 		}
 	}
-	if len(e.out.LoginFailures) > 0 || ctx.Err() != nil {
+	if len(e.out.LoginFailures) > 0 || ended(ctx) {
 		return false, nil
 	}
 	baselines, exchanges := e.baselines(ctx)
-	if ctx.Err() != nil || len(e.out.LoginFailures) > 0 {
+	if ended(ctx) || len(e.out.LoginFailures) > 0 {
 		return false, nil
 	}
 	markers, redact := e.f.markers(baselines)
@@ -173,6 +175,16 @@ func (e *execution) setup(ctx context.Context) (ready bool, err error) {
 	return true, e.judge(ctx, calShots)
 }
 
+// ended reports whether ctx is done or its deadline has passed: a request
+// bound by that deadline can fail a moment before ctx says so.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
 // baselines fetches every read request of every user twice, one user at a
 // time. Values stable across both fetches and seen in no one else's baseline
 // become learned markers.
@@ -193,7 +205,7 @@ func (e *execution) baselines(ctx context.Context) ([]oracle.Baseline, []*shot) 
 		for _, q := range e.f.reads {
 			var pair [2][]byte
 			for k := range 2 {
-				if ctx.Err() != nil || !ss.ready(q) {
+				if ended(ctx) || !ss.ready(q) {
 					break
 				}
 				w, err := ss.build(q)
@@ -315,6 +327,13 @@ func (f *Fixture) markers(baselines []oracle.Baseline) (ms []oracle.Marker, reda
 		}
 		sm, sr := ss.secrets()
 		ms, redact = append(ms, sm...), append(redact, sr...)
+	}
+	for _, vs := range f.opts.Header {
+		for _, v := range vs {
+			if len(v) >= 6 { // shorter ones would redact ordinary words
+				redact = append(redact, v)
+			}
+		}
 	}
 	if f.spec.LearnEnabled() {
 		configured := map[string]bool{}

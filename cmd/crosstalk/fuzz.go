@@ -80,6 +80,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&cacheBust, "cache-bust", "", cacheBustUsage)
 	fs.BoolVar(&verbose, "v", false, "print every shrink candidate")
 	yield := yieldFlag(fs)
+	rate, header := controlFlags(fs)
 	fs.BoolVar(&cross, "cross-writes", false, "let writes go to other users (restart the target after: the mail stays, the grants do not)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -116,12 +117,17 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, "fuzz: spec %s needs at least two users and a read request", target)
 	}
 	prio := applyYield(e, *yield)
-	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{Sync: syncName, Insecure: insecure, CacheBust: cacheBust})
+	// The setup spends the budget too: a target that hangs on login must
+	// not make a 3 s search take a timeout per user.
+	setupCtx, cancelSetup := context.WithTimeout(ctx, budget)
+	fx, code := openFixture(setupCtx, e, s, harness.FixtureOptions{Sync: syncName, Insecure: insecure, CacheBust: cacheBust,
+		Rate: float64(*rate), Header: header})
+	cancelSetup()
 	if fx == nil {
 		return code
 	}
 	defer fx.Close()
-	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users, %s\n", s.Name, fx.BaseURL(), fx.Sync(), len(vocab.Users), prio)
+	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users, %s, %s\n", s.Name, fx.BaseURL(), fx.Sync(), len(vocab.Users), prio, rateWords(rate))
 	if fx.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: %d responses of the sequential baseline carried another user's data; "+
 			"crosstalk run -target %s shows them\n", fx.Sequential, target)

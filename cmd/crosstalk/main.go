@@ -12,10 +12,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -48,6 +51,69 @@ func yieldFlag(fs *flag.FlagSet) *bool {
 	return fs.Bool("yield", true, "run crosstalk at the idle CPU priority, so that a target on the same machine gets the cores first")
 }
 
+// rateFlag is -rate: requests per second at most, written "50/s", "3000/m"
+// or as a bare number of requests per second.
+type rateFlag float64
+
+func (r *rateFlag) String() string {
+	if *r == 0 {
+		return "0"
+	}
+	return strconv.FormatFloat(float64(*r), 'g', -1, 64) + "/s"
+}
+
+func (r *rateFlag) Set(s string) error {
+	num, unit, _ := strings.Cut(strings.TrimSpace(s), "/")
+	per := 1.0
+	switch unit {
+	case "", "s":
+	case "m":
+		per = 60
+	default:
+		return fmt.Errorf("the unit of %q is not /s or /m (requests per second or per minute)", s)
+	}
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {
+		return fmt.Errorf("%q is not a number of requests, such as 50/s", s)
+	}
+	*r = rateFlag(n / per)
+	return nil
+}
+
+// headerFlag is -H, repeatable: "Name: value", a header on every request.
+type headerFlag http.Header
+
+func (h headerFlag) String() string { return fmt.Sprint(len(h), " headers") }
+
+func (h headerFlag) Set(s string) error {
+	name, value, ok := strings.Cut(s, ":")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" {
+		return fmt.Errorf("%q is not of the form 'Name: value'", s)
+	}
+	http.Header(h).Add(name, strings.TrimSpace(value))
+	return nil
+}
+
+// controlFlags registers -rate and -H, which run, fuzz and replay share.
+func controlFlags(fs *flag.FlagSet) (*rateFlag, http.Header) {
+	rate, header := new(rateFlag), http.Header{}
+	fs.Var(rate, "rate", "at most this many requests per second over the bursts, as `N/s` (or N/m); bursts go whole, "+
+		"so the cap holds on average (default: no cap)")
+	fs.Var(headerFlag(header), "H", "add this header to every request, `'Name: value'`; repeatable. Its value is "+
+		"redacted from reports like a credential")
+	return rate, header
+}
+
+// rateWords states a rate with its unit, for the line a command prints
+// when it starts.
+func rateWords(r *rateFlag) string {
+	if *r == 0 {
+		return "no rate cap"
+	}
+	return "at most " + strconv.FormatFloat(float64(*r), 'g', 4, 64) + " requests/s"
+}
+
 // applyYield lowers the CPU priority when asked to and possible, and says
 // what it did in a word for the command's header line.
 func applyYield(e *env, want bool) string {
@@ -75,7 +141,9 @@ func commands() []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A closed terminal (SIGHUP) and a stop from CI (SIGTERM) end the work as
+	// Ctrl-C does: cleanly, with the verdict record written.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		// The first Ctrl-C stops the work cleanly and keeps what was found;
 		// a second one, if that takes too long, ends the process at once.

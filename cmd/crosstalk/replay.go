@@ -52,6 +52,7 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&cacheBust, "cache-bust", "", cacheBustUsage)
 	fs.BoolVar(&verbose, "v", false, "print every run")
 	yield := yieldFlag(fs)
+	rate, header := controlFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -96,13 +97,14 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 		syncName = f.Sync
 	}
 	prio := applyYield(e, *yield)
-	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{Sync: syncName, Insecure: insecure, CacheBust: cacheBust})
+	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{Sync: syncName, Insecure: insecure, CacheBust: cacheBust,
+		Rate: float64(*rate), Header: header})
 	if fx == nil {
 		return code
 	}
 	defer fx.Close()
-	fmt.Fprintf(e.stdout, "replay: %s (%d steps in %d bursts) against %s at %s, sync %s, %d runs, %s\n",
-		planPath, f.Plan.Len(), len(f.Plan.Bursts), s.Name, fx.BaseURL(), fx.Sync(), n, prio)
+	fmt.Fprintf(e.stdout, "replay: %s (%d steps in %d bursts) against %s at %s, sync %s, %d runs, %s, %s\n",
+		planPath, f.Plan.Len(), len(f.Plan.Bursts), s.Name, fx.BaseURL(), fx.Sync(), n, prio, rateWords(rate))
 	if fx.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: the sequential baseline already carried another user's data\n")
 		return harness.ExitLeak

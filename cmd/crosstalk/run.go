@@ -35,6 +35,7 @@ Examples:
   crosstalk run -target spec.yaml -o - | crosstalk report -in - -format github
   crosstalk run -target spec.yaml -sync h2      # single-packet bursts over HTTP/2
   crosstalk run -target spec.yaml -v            # also list the learned markers
+  crosstalk run -target spec.yaml -rate 50/s -H 'X-Canary: always'
 
 Coverage: a response proves isolation only if it carries its viewer's own
 data. The summary says how many did, request by request; a request whose
@@ -97,6 +98,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks (self-signed staging targets)")
 	fs.BoolVar(&verbose, "v", false, "list the learned markers on stderr, so that a finding resting on one can be judged")
 	budget.register(fs)
+	rate, header := controlFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -135,13 +137,17 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	opts := budget.options()
 	opts.StopOnFirst, opts.Trace, opts.Insecure = stopFirst, trace, insecure
 	opts.Sync = *syncName
+	opts.Rate, opts.Header = float64(*rate), header
+	if *rate > 0 {
+		fmt.Fprintf(e.stderr, "rate: %s\n", rateWords(rate))
+	}
 	// The header lists the learned markers (-v), and the outcome says
 	// whether the sequential baseline leaked; the summary keeps neither.
-	var header *harness.Header
+	var streamHeader *harness.Header
 	var outcome *harness.Outcome
 	sum, err := execute(ctx, e, s, opts, out, func(r harness.Record) {
 		if r.Header != nil {
-			header = r.Header
+			streamHeader = r.Header
 		}
 		if r.Outcome != nil {
 			outcome = r.Outcome
@@ -151,7 +157,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, "%v", err)
 	}
 	if verbose {
-		listLearned(e, header)
+		listLearned(e, streamHeader)
 	}
 	sequential(e, outcome)
 	if err := render(summaryOut, sum); err != nil {

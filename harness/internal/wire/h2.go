@@ -122,6 +122,8 @@ func (d *Dialer) dialH2(timeout time.Duration) (*H2Conn, error) {
 	c := &H2Conn{nc: nc, ID: nc.LocalAddr().String(), nextID: 1, maxFrame: 16 << 10, maxStreams: 1 << 31}
 	c.fr = http2.NewFramer(&c.wbuf, bufio.NewReaderSize(nc, 64<<10))
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	// The same bound as HTTP/1.1's; the framer's default is 16 MiB.
+	c.fr.MaxHeaderListSize = MaxHeaderBytes
 	c.enc = hpack.NewEncoder(&c.hbuf)
 	deadline := time.Now().Add(timeout)
 	c.wmu.Lock()

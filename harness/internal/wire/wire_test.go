@@ -1,13 +1,17 @@
 package wire
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,4 +115,107 @@ func TestBuildJoinsTheBasePath(t *testing.T) {
 	assert.Equal(t, "GET /app/inbox HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: crosstalk\r\n"+
 		"Accept-Encoding: gzip, deflate, br\r\nX-A: 1\r\n\r\n", string(r.Raw))
 	assert.Equal(t, "/inbox", r.Path)
+}
+
+// rawTarget answers every request on a connection with reply, which writes
+// raw bytes; the test's end closes the listener and every connection.
+func rawTarget(t *testing.T, reply func(c net.Conn)) *url.URL {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					reply(c)
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	u, err := url.Parse("http://" + ln.Addr().String())
+	require.NoError(t, err)
+	return u
+}
+
+// roundTripWithin runs one round trip with a deadline of a minute and fails
+// the test if it has not returned within bound: what is tested is that the
+// client stops by itself, long before the deadline would stop it.
+func roundTripWithin(t *testing.T, base *url.URL, maxBody int64, bound time.Duration) (Response, error) {
+	t.Helper()
+	d := NewDialer(base, time.Minute, maxBody, false)
+	c, err := d.Dial(context.Background())
+	require.NoError(t, err)
+	type result struct {
+		resp Response
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		_, resp, err := c.RoundTrip(Build(base, http.MethodGet, "/", http.Header{}, nil), time.Now().Add(time.Minute), maxBody)
+		done <- result{resp, err}
+	}()
+	select {
+	case r := <-done:
+		assert.True(t, c.Dead)
+		c.Close()
+		return r.resp, r.err
+	case <-time.After(bound):
+		c.Close() // ends the read, so that the goroutine ends
+		<-done
+		t.Fatalf("the round trip was still reading after %v of a one-minute deadline", bound)
+		return Response{}, nil
+	}
+}
+
+// A header line that never ends is cut at MaxHeaderBytes. The target writes
+// 64 MiB of it, then waits: read in full, that is what memory would grow by.
+func TestEndlessHeaderLineIsCut(t *testing.T) {
+	line := bytes.Repeat([]byte("a"), 1<<20)
+	base := rawTarget(t, func(c net.Conn) {
+		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nX-Endless: "))
+		for range 64 {
+			if _, err := c.Write(line); err != nil {
+				return
+			}
+		}
+	})
+	_, err := roundTripWithin(t, base, 1<<20, 20*time.Second)
+	require.ErrorIs(t, err, ErrHeaderTooLarge)
+}
+
+// A body over the limit is cut there: the rest is not read, even though the
+// target is still sending it and says there is a gigabyte to come.
+func TestOversizedBodyIsNotDrained(t *testing.T) {
+	base := rawTarget(t, func(c net.Conn) {
+		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n"))
+		_, _ = c.Write(make([]byte, 4096))
+		// Then nothing, until the test ends: a client that drains waits here.
+		_, _ = c.Read(make([]byte, 1))
+	})
+	resp, err := roundTripWithin(t, base, 1000, 20*time.Second)
+	require.ErrorIs(t, err, ErrBodyTooLarge)
+	assert.Len(t, resp.Body, 1000)
 }
