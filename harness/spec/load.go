@@ -118,7 +118,7 @@ func (c *checker) run() *Error {
 			s.Name = "spec"
 		}
 	}
-	steps := []func() *Error{c.baseURL, c.users, c.login, c.requests, c.limits, c.templates}
+	steps := []func() *Error{c.baseURL, c.users, c.login, c.requests, c.limits, c.templates, c.reset}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
