@@ -34,6 +34,17 @@ smallest failing plan so far.
 Saved plans of the same target in -dir are re-run first, the way rapid
 re-runs its fail files: a bug that is still there is reported at once.
 
+Every execution is hermetic as far as the target allows: every user of the
+plan logs in again first, with a new session (spec "sessions: keep" turns
+that off, for targets that rate-limit logins), and with a reset (-reset-cmd,
+or the spec's reset: requests) the target is reset first. After a plan
+leaks, a control sends each user's reads once, one user at a time: if it
+leaks too, the leak is persistent (the target's state is corrupted). With a
+reset, the target is then reset and the control must be clean before the
+next run. Without one, fuzz does not shrink across executions: it reports
+the persistent leak and the steps after which it began, saves that plan as
+needing a reset, and exits 1.
+
 Each burst waits until a millisecond has passed since the last one, and on
 Linux crosstalk runs at the idle CPU priority (-yield), so that a target on
 the same machine starts its handlers as soon as the burst lands. Both make a
@@ -44,6 +55,7 @@ Examples:
   crosstalk fuzz -target targets/webmail/webmail.yaml
   crosstalk fuzz -target spec.yaml -url http://127.0.0.1:9090 -budget 2m -seed 42
   crosstalk fuzz -target spec.yaml -o leak.json -emit-test service/leak_crosstalk_test.go
+  crosstalk fuzz -target spec.yaml -reset-cmd 'docker restart mail' -reset-timeout 30s
   crosstalk replay -plan leak.json -n 50
 
 Exit codes: 0 no leak found within the budget, 1 leak found (plan saved),
@@ -77,8 +89,13 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&verbose, "v", false, "print every shrink candidate")
 	yield := yieldFlag(fs)
 	fs.BoolVar(&cross, "cross-writes", false, "let writes go to other users (restart the target after: the mail stays, the grants do not)")
+	var rf resetFlags
+	rf.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if msg := rf.check(); msg != "" {
+		return usageErr(e, "fuzz: %s", msg)
 	}
 	if target == "" {
 		return usageErr(e, "fuzz needs -target SPEC (see crosstalk fuzz -h)")
@@ -102,12 +119,14 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, "fuzz: spec %s needs at least two users and a read request", target)
 	}
 	prio := applyYield(e, *yield)
-	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
+	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure,
+		Reset: rf.resetter(), Sessions: rf.sessions})
 	if fx == nil {
 		return code
 	}
 	defer fx.Close()
 	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users, %s\n", s.Name, fx.BaseURL(), fx.Sync(), len(vocab.Users), prio)
+	fmt.Fprintf(e.stdout, "each execution: %s sessions, %s\n", fx.SessionsName(), resetWords(fx.ResetName()))
 	if fx.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: %d responses of the sequential baseline carried another user's data; "+
 			"crosstalk run -target %s shows them\n", fx.Sequential, target)
@@ -124,7 +143,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "saved plans: %d in %s\n", len(saved), dir)
 	}
 	cfg.Progress = fuzzProgress(e, verbose)
-	res, err := fuzz.Search(ctx, fuzz.FixtureExecutor{Fixture: fx}, cfg)
+	res, err := fuzz.Search(ctx, &fuzz.FixtureExecutor{Fixture: fx}, cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 		return harness.ExitInconclusive
@@ -161,17 +180,26 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	f := res.File(fileSpec, s.Name, fx.BaseURL(), fx.Sync())
+	f.Sessions, f.Reset = fx.SessionsName(), fx.ResetName()
 	if err := f.WriteFile(out); err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: writing the plan: %v\n", err)
 		return harness.ExitInconclusive
 	}
 	fmt.Fprint(e.stdout, fuzz.Report(res, f, out))
+	if res.Persistent != nil {
+		fmt.Fprintf(e.stdout, "search %v\n", res.SearchTime.Round(time.Millisecond))
+		return harness.ExitLeak
+	}
 	if res.Interrupted {
 		fmt.Fprintf(e.stdout, "interrupted: the smallest failing plan so far is saved; its reproduction rate was not measured\n")
 	}
 	fmt.Fprintf(e.stdout, "search %v, shrink %v, measure %v\n", res.SearchTime.Round(time.Millisecond),
 		res.ShrinkTime.Round(time.Millisecond), res.MeasureTime.Round(time.Millisecond))
-	fmt.Fprintf(e.stdout, "replay it:\n  crosstalk replay -plan %s -n 50\n", out)
+	replayCmd := fmt.Sprintf("crosstalk replay -plan %s -n 50", out)
+	if f.NeedsReset && rf.command != "" {
+		replayCmd += fmt.Sprintf(" -reset-cmd %q", rf.command)
+	}
+	fmt.Fprintf(e.stdout, "replay it:\n  %s\n", replayCmd)
 	if emit != "" {
 		if err := emitTest(f, emit, specPath, testPkg, testHandler); err != nil {
 			// The leak was found and its plan saved: that is still the verdict.
@@ -181,6 +209,46 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "regression test written to %s (it calls %s(t), which that package must define)\n", emit, testHandler)
 	}
 	return harness.ExitLeak
+}
+
+// resetFlags choose how fuzz and replay make each execution hermetic.
+type resetFlags struct {
+	command  string
+	timeout  time.Duration
+	sessions string
+}
+
+func (r *resetFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
+}) {
+	fs.StringVar(&r.command, "reset-cmd", "", "shell command that resets the target, run before every execution (restart it, restore a snapshot)")
+	fs.DurationVar(&r.timeout, "reset-timeout", harness.DefaultResetTimeout, "longest a -reset-cmd may run")
+	fs.StringVar(&r.sessions, "sessions", "", "fresh (log every user of a plan in before each execution) or keep (the setup's sessions); default: the spec's, else fresh")
+}
+
+func (r *resetFlags) check() string {
+	if r.timeout <= 0 {
+		return "-reset-timeout must be positive"
+	}
+	if r.sessions != "" && r.sessions != spec.SessionsFresh && r.sessions != spec.SessionsKeep {
+		return fmt.Sprintf("-sessions must be %s or %s, not %q", spec.SessionsFresh, spec.SessionsKeep, r.sessions)
+	}
+	return ""
+}
+
+func (r *resetFlags) resetter() harness.Resetter {
+	if r.command == "" {
+		return nil
+	}
+	return harness.CommandReset(r.command, r.timeout)
+}
+
+func resetWords(name string) string {
+	if name == "" {
+		return "no reset"
+	}
+	return "reset first (" + name + ")"
 }
 
 func fuzzProgress(e *env, verbose bool) func(fuzz.Event) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,6 +20,14 @@ Runs a plan saved by "crosstalk fuzz" RUNS times against its target (logging
 in once) and prints how often it leaked, with a 95% interval. The spec and the
 URL are taken from the plan file unless -target or -url replace them.
 
+Each run is executed as fuzz measured it: every user of the plan logs in
+again first (unless the spec keeps sessions), and with a reset (-reset-cmd
+or the spec's reset: requests) the target is reset first. A plan whose leak
+is persistent needs a reset before every run, or every run after the first
+would measure the damage of the one before: replay refuses it without one.
+After the first run that leaks, a control (each user's reads, one at a time)
+tells whether the leak is transient or persistent.
+
 As in fuzz, each run waits until a millisecond has passed since the last,
 and on Linux crosstalk runs at the idle CPU priority (-yield), so that a
 target on the same machine gets the cores the moment a burst lands.
@@ -27,6 +36,7 @@ Examples:
   crosstalk replay -plan testdata/crosstalk/webmail-42.json -n 50
   crosstalk replay -plan leak.json -url http://127.0.0.1:9090
   crosstalk replay -plan leak.json -target staging.yaml -sync lastbyte -n 200
+  crosstalk replay -plan leak.json -reset-cmd './restart-target.sh' -reset-timeout 20s
 
 Exit codes: 0 the plan did not leak in any run, 1 it leaked in at least one,
 2 usage or config error, 3 inconclusive (setup failed, or the runs mostly erred).
@@ -47,8 +57,13 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks")
 	fs.BoolVar(&verbose, "v", false, "print every run")
 	yield := yieldFlag(fs)
+	var rf resetFlags
+	rf.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if msg := rf.check(); msg != "" {
+		return usageErr(e, "replay: %s", msg)
 	}
 	if planPath == "" {
 		return usageErr(e, "replay needs -plan FILE (see crosstalk replay -h)")
@@ -81,6 +96,18 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	if err := fuzz.CheckAgainst(f.Plan, s); err != nil {
 		return usageErr(e, "%s: %v", planPath, err)
 	}
+	if f.NeedsReset && rf.command == "" && len(s.Reset) == 0 {
+		msg := fmt.Sprintf("replay: %s needs a reset before every run: its leak is persistent, so without one every run after the first "+
+			"would measure the damage the one before left, not the plan", planPath)
+		if f.Reset != "" {
+			msg += fmt.Sprintf(" (fuzz reset with %s)", f.Reset)
+		}
+		return usageErr(e, "%s; %s", msg, fuzz.ResetHelp)
+	}
+	if rf.sessions == "" && f.Sessions != "" && s.Sessions != f.Sessions {
+		// Measured with the file's choice; replay the same way.
+		rf.sessions = f.Sessions
+	}
 	if baseURL == "" {
 		baseURL = f.BaseURL
 	}
@@ -88,26 +115,42 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 		syncName = f.Sync
 	}
 	prio := applyYield(e, *yield)
-	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure})
+	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{BaseURL: baseURL, Sync: syncName, Insecure: insecure,
+		Reset: rf.resetter(), Sessions: rf.sessions})
 	if fx == nil {
 		return code
 	}
 	defer fx.Close()
 	fmt.Fprintf(e.stdout, "replay: %s (%d steps in %d bursts) against %s at %s, sync %s, %d runs, %s\n",
 		planPath, f.Plan.Len(), len(f.Plan.Bursts), s.Name, fx.BaseURL(), fx.Sync(), n, prio)
+	fmt.Fprintf(e.stdout, "each run: %s sessions, %s\n", fx.SessionsName(), resetWords(fx.ResetName()))
 	if fx.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: the sequential baseline already carried another user's data\n")
 		return harness.ExitLeak
 	}
-	exec := fuzz.FixtureExecutor{Fixture: fx}
+	exec := &fuzz.FixtureExecutor{Fixture: fx}
 	var est fuzz.Estimate
 	var requests, errs, bursts int
 	var example *harness.Finding
+	var persistent *fuzz.PersistentLeak
 	for i := range n {
 		if ctx.Err() != nil {
 			break
 		}
 		o, err := exec.Execute(ctx, f.Plan)
+		if pl := (*fuzz.PersistentLeak)(nil); errors.As(err, &pl) {
+			persistent = pl
+			est.Runs++
+			requests, errs, bursts = requests+pl.Outcome.Requests, errs+pl.Outcome.Errors, bursts+pl.Outcome.Bursts
+			if pl.Outcome.Failed() {
+				est.Fails++
+				if example == nil {
+					fd := pl.Outcome.Findings[0]
+					example = &fd
+				}
+			}
+			break
+		}
 		if err != nil {
 			fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 			break
@@ -128,10 +171,26 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	lo, hi := est.Interval95()
 	fmt.Fprintf(e.stdout, "reproduced in %d of %d runs: %.0f%% (95%% interval %.0f–%.0f%%)\n",
 		est.Fails, est.Runs, 100*est.Rate(), 100*lo, 100*hi)
+	if persistent != nil {
+		fmt.Fprintf(e.stdout, "stopped: %v; every later run would measure that damage, not the plan; to measure the plan, %s\n",
+			persistent, fuzz.ResetHelp)
+		if example == nil && persistent.Control.Finding != nil {
+			// The run left the damage for the control to find: a leak all
+			// the same.
+			fd := *persistent.Control.Finding
+			example = &fd
+		}
+	} else if example != nil && example.Persistence != "" {
+		fmt.Fprintf(e.stdout, "the leak is %s\n", example.Persistence)
+	}
 	if f.Reproduction.Runs > 0 {
 		fmt.Fprintf(e.stdout, "when saved: %d of %d runs (%.0f%%)\n", f.Reproduction.Fails, f.Reproduction.Runs, 100*f.Reproduction.Rate())
 	}
-	v, _ := harness.Decide(harness.Counts{Findings: est.Fails, Requests: requests, Errors: errs, Bursts: bursts,
+	findings := est.Fails
+	if findings == 0 && example != nil {
+		findings = 1
+	}
+	v, _ := harness.Decide(harness.Counts{Findings: findings, Requests: requests, Errors: errs, Bursts: bursts,
 		CutShort: est.Runs < n}, s.Limits.MaxErrorRate)
 	switch v {
 	case harness.Leak:
