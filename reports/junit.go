@@ -77,6 +77,9 @@ func JUnit(w io.Writer, s Summary) error {
 		}
 	}
 	suite.Properties = append(suite.Properties, junitProperty{Name: "verdict", Value: string(s.Verdict)})
+	if o := s.Outcome; o != nil && o.Persistence != "" {
+		suite.Properties = append(suite.Properties, junitProperty{Name: "persistence", Value: string(o.Persistence)})
+	}
 
 	var elapsed time.Duration
 	if s.Outcome != nil {
