@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/crosstalk/crosstalk/harness/oracle"
@@ -55,9 +56,12 @@ func newExecution(f *Fixture, b Budget, sink Sink) *execution {
 
 func (e *execution) emit(rec Record) error {
 	rec.V = StreamVersion
-	if rec.Finding != nil && e.persistence != "" {
+	if rec.Finding != nil {
 		fd := *rec.Finding
-		fd.Persistence = e.persistence
+		if e.persistence != "" {
+			fd.Persistence = e.persistence
+		}
+		e.redactFresh(&fd)
 		rec.Finding = &fd
 	}
 	if e.hold && (rec.Type == RecordFinding || len(e.held) > 0) && rec.Type != RecordVerdict {
@@ -65,6 +69,24 @@ func (e *execution) emit(rec Record) error {
 		return nil
 	}
 	return e.sink(rec)
+}
+
+// redactFresh keeps the secrets of sessions logged in after the oracle was
+// built (an execution's fresh ones) out of a finding's text: the oracle
+// redacts only the secrets it knows, the setup's.
+func (e *execution) redactFresh(fd *Finding) {
+	for u, ss := range e.sessions {
+		if ss == e.f.sessions[u] {
+			continue
+		}
+		_, secrets := ss.secrets()
+		for _, v := range secrets {
+			if len(v) >= 3 {
+				fd.Excerpt = strings.ReplaceAll(fd.Excerpt, v, oracle.Redacted)
+				fd.Path = strings.ReplaceAll(fd.Path, v, oracle.Redacted)
+			}
+		}
+	}
 }
 
 // release streams the held records, their findings marked with p (which

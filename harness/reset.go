@@ -150,6 +150,7 @@ func (f *Fixture) reset(ctx context.Context) error {
 		}
 	}
 	f.lastBurst = time.Now()
+	f.clean = true
 	return nil
 }
 
