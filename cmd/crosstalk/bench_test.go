@@ -19,8 +19,8 @@ func TestRunWithEachSyncFindsLastLogin(t *testing.T) {
 			require.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 			assert.Contains(t, r.stdout, "LEAK")
 			assert.Regexp(t, `user\d+ saw user\d+'s profile`, r.stdout)
-			assert.Regexp(t, `release skew: +p50 [0-9.]+ µs, p90 [0-9.]+ µs`, r.stdout)
-			assert.Regexp(t, `arrival spread: +p50 [0-9.]+ µs, p90 [0-9.]+ µs`, r.stdout, "the server reported arrival times")
+			assert.Regexp(t, `release skew: +p50 [0-9.,]+ µs, p90 [0-9.,]+ µs`, r.stdout)
+			assert.Regexp(t, `arrival spread: +p50 [0-9.,]+ µs, p90 [0-9.,]+ µs`, r.stdout, "the server reported arrival times")
 			if sync == "auto" {
 				assert.Regexp(t, `auto: (h2|lastbyte|barrier) had the tightest arrival spread`, r.stdout)
 			} else {
