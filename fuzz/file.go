@@ -55,7 +55,19 @@ type File struct {
 	Reproduction Estimate `json:"reproduction"`
 	// Finding is one leak the plan produced, as evidence.
 	Finding *harness.Finding `json:"finding,omitempty"`
-	Created time.Time        `json:"created,omitzero"`
+	// Sessions is how the plan was run: "fresh" (its users logged in again
+	// before every run) or "keep".
+	Sessions string `json:"sessions,omitempty"`
+	// Reset names the reset run before every run when the plan was found
+	// and measured; empty when there was none.
+	Reset string `json:"reset,omitempty"`
+	// Persistence is the kind of the plan's leak, as a control told it.
+	Persistence harness.Persistence `json:"persistence,omitempty"`
+	// NeedsReset says the leak is persistent: without a reset before every
+	// run, each run after the first would measure the damage of the one
+	// before, not the plan. Replay refuses to run it without one.
+	NeedsReset bool      `json:"needs_reset,omitempty"`
+	Created    time.Time `json:"created,omitzero"`
 }
 
 // ParseFile decodes and checks a plan file. It never panics: any input that
@@ -110,6 +122,14 @@ func (f *File) Check() error {
 	}
 	if len(f.SpecName) > maxNameLen || len(f.Sync) > maxNameLen {
 		return errors.New("plan file: target or sync name too long")
+	}
+	if len(f.Sessions) > maxNameLen || len(f.Reset) > 4096 {
+		return errors.New("plan file: sessions or reset too long")
+	}
+	switch f.Persistence {
+	case "", harness.Transient, harness.Persistent:
+	default:
+		return fmt.Errorf("plan file: persistence %q is neither %q nor %q", f.Persistence, harness.Transient, harness.Persistent)
 	}
 	if f.Reproduction.Runs < 0 || f.Reproduction.Fails < 0 || f.Reproduction.Fails > f.Reproduction.Runs {
 		return fmt.Errorf("plan file: reproduction %d of %d runs is impossible", f.Reproduction.Fails, f.Reproduction.Runs)

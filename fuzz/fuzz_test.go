@@ -13,6 +13,8 @@ func FuzzParsePlan(f *testing.F) {
 	f.Add([]byte(`{"version":1,"target":"t","sync":"barrier","plan":{"bursts":[{"steps":[{"user":"a","request":"r"}]}]}}`))
 	f.Add([]byte(`{"version":1,"plan":{"bursts":[{"steps":[{"user":"a","request":"r","offset_ns":-1}]}]}}`))
 	f.Add([]byte(`{"version":1,"plan":{"bursts":[{"steps":[{"user":"a","request":"@login","cancel_after_ns":5}]}]},"finding":{"viewer":"a","owner":"b"}}`))
+	f.Add([]byte(`{"version":1,"plan":{"bursts":[{"steps":[{"user":"a","request":"r"}]}]},"sessions":"fresh","reset":"spec: POST /_reset","persistence":"persistent","needs_reset":true}`))
+	f.Add([]byte(`{"version":1,"plan":{"bursts":[{"steps":[{"user":"a","request":"r"}]}]},"persistence":"sometimes"}`))
 	f.Add([]byte(`{"version":1,"plan":{"bursts":null}}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(``))

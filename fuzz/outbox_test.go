@@ -27,7 +27,7 @@ func TestOutboxNeedsAWriteReadMix(t *testing.T) {
 	t.Logf("run: %s after %d requests", out.Verdict, out.Requests)
 
 	tb := &fakeTB{}
-	res := VerifyIsolation(tb, srv, loadWebmailSpec(t), WithSeed(1), WithBudget(time.Minute), WithMeasure(10), WithDir(""))
+	res := VerifyIsolation(tb, webmailMaker(t, webmail.BugOutbox, nil), loadWebmailSpec(t), WithSeed(1), WithBudget(time.Minute), WithMeasure(10), WithDir(""))
 	require.NotNil(t, res)
 	require.True(t, res.Found, "logs: %v", tb.logs)
 	require.Len(t, tb.errors, 1)

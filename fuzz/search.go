@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -84,6 +85,14 @@ type Result struct {
 	// Interrupted is set when ctx ended the shrink: Shrink holds the
 	// smallest failing plan so far, and Measured is empty.
 	Interrupted bool
+	// Persistence is the kind of the minimal plan's leak, as the control
+	// after it told.
+	Persistence harness.Persistence
+	// Persistent is set when, with no reset to return the target to a
+	// known state, a control leaked: the search stopped there, and Shrink
+	// and Measured are empty, since no plan shrunk across executions from
+	// there on could be trusted to hold the cause.
+	Persistent *PersistentLeak
 	// Times of the three phases.
 	SearchTime, ShrinkTime, MeasureTime time.Duration
 }
@@ -123,6 +132,10 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 		// As many runs as a shrink candidate of the saved rate would get.
 		k := RepetitionsFor(max(f.Reproduction.Low(), rateFloor), DefaultDelta, DefaultKMax)
 		got, n, err := runUntilFail(ctx, exec, f.Plan, k)
+		if pl, ok := asPersistent(err); ok {
+			res.Found, res.Seed, res.FromSaved, res.Original = true, f.Seed, sp.Path, clonePlan(f.Plan)
+			return res.persistent(pl, start), nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -144,6 +157,11 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		o, err := exec.Execute(ctx, p)
+		if pl, ok := asPersistent(err); ok {
+			res.Plans++
+			res.Found, res.Seed, res.Original = true, seed, p
+			return res.persistent(pl, start), nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -164,6 +182,10 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 	sh := &Shrinker{Exec: exec, Delta: cfg.Delta, KMax: cfg.KMax, Deadline: deadline,
 		OnCandidate: func(c Candidate) { emit(Event{Kind: "candidate", Candidate: &c, Steps: c.Steps}) }}
 	sr, err := sh.Shrink(ctx, res.Original, est)
+	if pl, ok := asPersistent(err); ok {
+		res.ShrinkTime = time.Since(t0)
+		return res.persistent(pl, time.Time{}), nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -178,18 +200,54 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 	}
 	t1 := time.Now()
 	if sw, ok := exec.(SyncSwitcher); ok {
-		if err := pickSync(ctx, sw, exec, sr.Plan, cfg.Measure, emit); err != nil {
+		err := pickSync(ctx, sw, exec, sr.Plan, cfg.Measure, emit)
+		if pl, ok := asPersistent(err); ok {
+			return res.persistent(pl, time.Time{}), nil
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 	m, last, err := Measure(ctx, exec, sr.Plan, cfg.Measure)
+	if pl, ok := asPersistent(err); ok {
+		return res.persistent(pl, time.Time{}), nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	res.Measured, res.MeasureTime = m, time.Since(t1)
 	emit(Event{Kind: "measured", Steps: sr.Plan.Len(), Estimate: m})
 	res.Finding = firstFinding(last, sr.Failure, first)
+	if res.Finding != nil {
+		res.Persistence = res.Finding.Persistence
+	}
 	return res, nil
+}
+
+// asPersistent reports whether err is an executor's [*PersistentLeak].
+func asPersistent(err error) (*PersistentLeak, bool) {
+	var pl *PersistentLeak
+	ok := errors.As(err, &pl)
+	return pl, ok
+}
+
+// persistent ends a search at a persistent leak: the result names it, with
+// the first finding of the execution or, when that one did not leak itself,
+// of the control. searchStart, when set, closes the search phase.
+func (r *Result) persistent(pl *PersistentLeak, searchStart time.Time) *Result {
+	if !searchStart.IsZero() {
+		r.SearchTime = time.Since(searchStart)
+	}
+	r.Persistent, r.Persistence = pl, harness.Persistent
+	r.Finding = firstFinding(pl.Outcome)
+	if r.Finding == nil && pl.Control != nil && pl.Control.Finding != nil {
+		fd := *pl.Control.Finding
+		r.Finding = &fd
+	}
+	if r.Finding != nil {
+		r.Finding.Persistence = harness.Persistent
+	}
+	return r
 }
 
 // Counts are the random plans' runs, for [harness.Decide]. Found is not
@@ -302,11 +360,18 @@ func b2i(b bool) int {
 	return 0
 }
 
-// File makes the plan file of a result.
+// File makes the plan file of a result. A persistent leak found without a
+// reset saves the plan of the execution after which the control first
+// leaked, unshrunk and unmeasured, as needing a reset: run fuzz again with
+// one to shrink it.
 func (r *Result) File(specPath, specName, baseURL, sync string) *File {
 	f := &File{Version: FileVersion, Spec: specPath, SpecName: specName, BaseURL: baseURL, Sync: sync, Seed: r.Seed,
 		OriginalSteps: r.Original.Len(), Plan: clonePlan(r.Shrink.Plan), Reproduction: r.Measured,
-		Finding: r.Finding, Created: time.Now().UTC().Truncate(time.Second)}
+		Finding: r.Finding, Persistence: r.Persistence, NeedsReset: r.Persistence == harness.Persistent,
+		Created: time.Now().UTC().Truncate(time.Second)}
+	if r.Persistent != nil {
+		f.Plan = clonePlan(r.Persistent.Plan)
+	}
 	return f
 }
 

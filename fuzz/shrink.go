@@ -3,7 +3,9 @@ package fuzz
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -27,16 +29,81 @@ type Execution struct {
 	// Coverage is how many of its read responses carried their viewer's
 	// own data (see [harness.Coverage]).
 	Coverage harness.Coverage
+	// Persistence is what the control said about this plan's leak, when a
+	// control has run after it (see [FixtureExecutor]).
+	Persistence harness.Persistence
 }
 
 // Failed reports whether the execution found a leak.
 func (o Execution) Failed() bool { return len(o.Findings) > 0 }
 
-// FixtureExecutor fires plans at a [harness.Fixture].
-type FixtureExecutor struct{ Fixture *harness.Fixture }
+// FixtureExecutor fires plans at a [harness.Fixture] and keeps the runs
+// hermetic: the fixture resets the target before each one when it has a
+// reset, and logs the plan's users in afresh unless the spec keeps
+// sessions. After an execution that leaked, the executor runs a control
+// (each user's reads, one user at a time) to tell a transient leak from a
+// persistent one:
+//
+//   - With a reset, a persistent leak is followed by a reset and a control
+//     that must be clean before the next execution runs; a reset that
+//     leaves the control leaking is an error. Each distinct plan is
+//     controlled once: the reset before every execution keeps the others
+//     apart.
+//   - Without one, a persistent leak ends the executor: Execute returns a
+//     [*PersistentLeak], now and ever after, since no later execution would
+//     show more than the damage. Until the first leak it runs a control
+//     after every execution, so that the execution after which the damage
+//     began is known exactly.
+type FixtureExecutor struct {
+	Fixture *harness.Fixture
+
+	executions int
+	// cleanAfter is the last execution after which a control was clean
+	// (0: the setup's baseline).
+	cleanAfter int
+	leaked     bool
+	stopped    *PersistentLeak
+	kinds      map[string]harness.Persistence
+}
+
+// PersistentLeak is the error a [FixtureExecutor] without a reset returns
+// once a control has leaked: the target's state is corrupted, and every
+// later request of the affected users leaks until it is reset. Shrinking
+// across executions from here would keep whatever plan runs next, however
+// little of the cause it holds.
+type PersistentLeak struct {
+	// Execution is the number of the execution after which the control
+	// first leaked, and CleanAfter that of the last one after which a
+	// control was clean (0: the setup). The damage began in the
+	// executions between, which are exactly Execution when CleanAfter is
+	// Execution-1.
+	Execution, CleanAfter int
+	// Plan is the plan of that execution, and Outcome what it showed: it
+	// may have leaked itself, or left the damage for the control to find.
+	Plan    harness.Plan
+	Outcome Execution
+	// Control is the control that leaked.
+	Control *harness.Control
+}
+
+func (p *PersistentLeak) Error() string {
+	fd := p.Control.Finding
+	at := fmt.Sprintf("execution %d", p.Execution)
+	if p.CleanAfter < p.Execution-1 {
+		at = fmt.Sprintf("executions %d to %d", p.CleanAfter+1, p.Execution)
+	}
+	msg := fmt.Sprintf("persistent leak: the target's state was corrupted during %s; the control after it leaked", at)
+	if fd != nil {
+		msg += fmt.Sprintf(" (%s was shown %s's %s data through %s %s)", fd.Viewer, fd.Owner, fd.Data, fd.Method, fd.Path)
+	}
+	return msg
+}
 
 // Execute implements [Executor].
-func (e FixtureExecutor) Execute(ctx context.Context, p harness.Plan) (Execution, error) {
+func (e *FixtureExecutor) Execute(ctx context.Context, p harness.Plan) (Execution, error) {
+	if e.stopped != nil {
+		return Execution{}, e.stopped
+	}
 	var out Execution
 	res, err := e.Fixture.Execute(ctx, p, func(r harness.Record) error {
 		if r.Finding != nil {
@@ -55,14 +122,72 @@ func (e FixtureExecutor) Execute(ctx context.Context, p harness.Plan) (Execution
 			err = ctx.Err()
 		}
 	}
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	e.executions++
+	resets := e.Fixture.ResetName() != ""
+	key := planKey(p)
+	kind, known := e.kinds[key]
+	switch {
+	case out.Failed() && resets && known:
+	case out.Failed(), !resets && !e.leaked:
+		c, err := e.Fixture.Control(ctx)
+		if err != nil {
+			return out, err
+		}
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		kind = c.Persistence()
+		if out.Failed() {
+			e.leaked = true
+			if e.kinds == nil {
+				e.kinds = map[string]harness.Persistence{}
+			}
+			e.kinds[key] = kind
+		}
+		if kind == harness.Transient {
+			e.cleanAfter = e.executions
+			break
+		}
+		if !resets {
+			e.stopped = &PersistentLeak{Execution: e.executions, CleanAfter: e.cleanAfter, Plan: clonePlan(p), Outcome: out, Control: c}
+			return out, e.stopped
+		}
+		if err := e.Fixture.Reset(ctx); err != nil {
+			return out, err
+		}
+		after, err := e.Fixture.Control(ctx)
+		if err != nil {
+			return out, err
+		}
+		if after.Findings > 0 {
+			fd := after.Finding
+			return out, fmt.Errorf("%w: the control still leaked after the reset (%s was shown %s's %s data through %s %s); the reset does not return the target to a clean state",
+				harness.ErrReset, fd.Viewer, fd.Owner, fd.Data, fd.Method, fd.Path)
+		}
+	}
+	if out.Failed() {
+		out.Persistence = kind
+		for i := range out.Findings {
+			out.Findings[i].Persistence = kind
+		}
+	}
+	return out, nil
+}
+
+// planKey identifies a plan by its steps.
+func planKey(p harness.Plan) string {
+	b, _ := json.Marshal(p)
+	return string(b)
 }
 
 // Strategies implements [SyncSwitcher].
-func (e FixtureExecutor) Strategies() []string { return harness.Strategies() }
+func (e *FixtureExecutor) Strategies() []string { return harness.Strategies() }
 
 // UseSync implements [SyncSwitcher].
-func (e FixtureExecutor) UseSync(name string) error { return e.Fixture.UseSync(name) }
+func (e *FixtureExecutor) UseSync(name string) error { return e.Fixture.UseSync(name) }
 
 // SyncSwitcher is an [Executor] whose burst release strategy can change
 // between executions. [Search] uses it to fire the minimal plan with the

@@ -3,10 +3,12 @@ package fuzz
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,20 +72,27 @@ func newVerifyConfig(opts []Option) verifyConfig {
 	return c
 }
 
-// VerifyIsolation serves handler on a loopback httptest server, runs the
-// same search as crosstalk fuzz against it with the users and requests of
-// spec s (its base_url is ignored), and fails t with a readable report and
-// the minimal plan if any response carried another user's data. It returns
-// the search result, nil when setup failed (t has then failed too).
+// VerifyIsolation serves a handler made by newHandler on a loopback
+// httptest server, runs the same search as crosstalk fuzz against it with
+// the users and requests of spec s (its base_url is ignored), and fails t
+// with a readable report and the minimal plan if any response carried
+// another user's data. Before every execution after the first it builds a
+// new handler with newHandler and serves that one instead, so that no
+// execution sees what an earlier one left in the handler's state (a
+// collided session, a stale pooled reply, a cache entry); the users log in
+// and plant their canaries again on each. It returns the search result,
+// nil when setup failed (t has then failed too).
 //
 // It lives in package fuzz rather than harness because it needs the
 // generators and the shrinker, and package fuzz imports harness.
-func VerifyIsolation(t TB, handler http.Handler, s *spec.Spec, opts ...Option) *Result {
+func VerifyIsolation(t TB, newHandler func() http.Handler, s *spec.Spec, opts ...Option) *Result {
 	t.Helper()
 	c := newVerifyConfig(opts)
-	ts := httptest.NewServer(handler)
+	hr := newHandlerReset(newHandler)
+	ts := httptest.NewServer(hr)
+	defer hr.close()
 	defer ts.Close()
-	fx, err := harness.NewFixture(c.ctx, s, harness.FixtureOptions{BaseURL: ts.URL, Sync: c.sync}, nil)
+	fx, err := harness.NewFixture(c.ctx, s, harness.FixtureOptions{BaseURL: ts.URL, Sync: c.sync, Reset: hr}, nil)
 	if err != nil {
 		t.Errorf("crosstalk: %v", err)
 		return nil
@@ -102,7 +111,7 @@ func VerifyIsolation(t TB, handler http.Handler, s *spec.Spec, opts ...Option) *
 		}
 		c.search.Saved = saved
 	}
-	res, err := Search(c.ctx, FixtureExecutor{Fixture: fx}, c.search)
+	res, err := Search(c.ctx, &FixtureExecutor{Fixture: fx}, c.search)
 	if err != nil {
 		t.Errorf("crosstalk: %v", err)
 		return nil
@@ -119,6 +128,7 @@ func VerifyIsolation(t TB, handler http.Handler, s *spec.Spec, opts ...Option) *
 		return res
 	}
 	f := res.File("", s.Name, "", fx.Sync())
+	f.Sessions, f.Reset = fx.SessionsName(), fx.ResetName()
 	saved := ""
 	if c.dir != "" {
 		path := SavedPath(c.dir, s.Name, res.Seed)
@@ -135,9 +145,79 @@ func VerifyIsolation(t TB, handler http.Handler, s *spec.Spec, opts ...Option) *
 	return res
 }
 
+// handlerReset serves the handler it made last and is the [harness.Resetter]
+// that makes a new one. A replaced handler with a Close method is closed
+// once the requests it was serving have finished: one still finishing a
+// canceled request must not be closed under it.
+type handlerReset struct {
+	make     func() http.Handler
+	mu       sync.Mutex
+	cur      *servedHandler
+	retiring sync.WaitGroup
+}
+
+type servedHandler struct {
+	h      http.Handler
+	active sync.WaitGroup
+}
+
+func newHandlerReset(make func() http.Handler) *handlerReset {
+	return &handlerReset{make: make, cur: &servedHandler{h: make()}}
+}
+
+func (h *handlerReset) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	cur := h.cur
+	cur.active.Add(1)
+	h.mu.Unlock()
+	defer cur.active.Done()
+	cur.h.ServeHTTP(w, r)
+}
+
+// Reset implements [harness.Resetter].
+func (h *handlerReset) Reset(context.Context) error {
+	n := h.make()
+	if n == nil {
+		return errors.New("the handler constructor returned nil")
+	}
+	h.mu.Lock()
+	old := h.cur
+	h.cur = &servedHandler{h: n}
+	h.retiring.Add(1)
+	h.mu.Unlock()
+	go func() {
+		defer h.retiring.Done()
+		old.active.Wait()
+		closeHandler(old.h)
+	}()
+	return nil
+}
+
+func (h *handlerReset) String() string { return "a new handler" }
+
+// close closes the last handler once the server that served it is closed,
+// and waits for the replaced ones.
+func (h *handlerReset) close() {
+	h.retiring.Wait()
+	h.mu.Lock()
+	cur := h.cur
+	h.mu.Unlock()
+	cur.active.Wait()
+	closeHandler(cur.h)
+}
+
+func closeHandler(x http.Handler) {
+	if c, ok := x.(interface{ Close() }); ok {
+		c.Close()
+	}
+}
+
 // Report explains a found leak in a few lines: who saw whose data through
 // which request, how the plan shrank, how often it reproduces, and the plan.
 func Report(res *Result, f *File, savedAt string) string {
+	if res.Persistent != nil {
+		return reportPersistent(res, f, savedAt)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "crosstalk: %s leaks across users", f.SpecName)
 	if fd := res.Finding; fd != nil {
@@ -156,11 +236,76 @@ func Report(res *Result, f *File, savedAt string) string {
 		res.ShrinkTime.Round(time.Millisecond), res.Shrink.Runs)
 	fmt.Fprintf(&b, "  the minimal plan reproduced in %d of %d runs (%.0f%%, 95%% interval %.0f–%.0f%%)\n",
 		m.Fails, m.Runs, 100*m.Rate(), 100*lo, 100*hi)
+	if res.Persistence != "" {
+		fmt.Fprintf(&b, "  the leak is %s: %s\n", res.Persistence, persistenceMeans(res.Persistence))
+	}
+	fmt.Fprintf(&b, "  runs: %s sessions, %s\n", orNone(f.Sessions, "fresh"), resetPhrase(f.Reset))
 	if savedAt != "" {
 		fmt.Fprintf(&b, "  saved to %s; it is re-run first next time\n", savedAt)
 	}
 	pj, _ := json.MarshalIndent(res.Shrink.Plan, "  ", "  ")
 	fmt.Fprintf(&b, "  plan: %s\n", pj)
+	return b.String()
+}
+
+// persistenceMeans says in a few words what a kind of leak means.
+func persistenceMeans(p harness.Persistence) string {
+	if p == harness.Persistent {
+		return "a control after it (each user's reads, one at a time) leaked too, so the target's state was corrupted and every later request of the affected users leaks until it is reset"
+	}
+	return "a control after it (each user's reads, one at a time) was clean"
+}
+
+func resetPhrase(reset string) string {
+	if reset == "" {
+		return "no reset"
+	}
+	return "reset before each run (" + reset + ")"
+}
+
+func orNone(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// ResetHelp lists the ways to give a target a reset, for messages that
+// need one.
+const ResetHelp = `give the target a reset: -reset-cmd 'CMD' (restart it, restore a snapshot; bounded by -reset-timeout), ` +
+	`reset: requests in the spec (an admin endpoint that clears its state), or, for crosstalk serve, -reset-token T with the spec's reset request POST /_reset`
+
+// reportPersistent explains a persistent leak found without a reset: where
+// the damage began, and why no minimal plan is given.
+func reportPersistent(res *Result, f *File, savedAt string) string {
+	pl := res.Persistent
+	var b strings.Builder
+	fmt.Fprintf(&b, "crosstalk: %s leaks across users, and the leak is persistent", f.SpecName)
+	if fd := res.Finding; fd != nil {
+		fmt.Fprintf(&b, ": %s was shown %s's %s data through %s %s (%s marker %q in the %s)",
+			fd.Viewer, fd.Owner, fd.Data, fd.Request, fd.Path, fd.Kind, fd.Marker, fd.Where)
+	}
+	b.WriteString("\n")
+	if c := pl.Control; c != nil && c.Finding != nil {
+		fd := c.Finding
+		fmt.Fprintf(&b, "  the control after execution %d (each user's reads, one at a time) leaked too: %s was shown %s's %s data through %s %s\n",
+			pl.Execution, fd.Viewer, fd.Owner, fd.Data, fd.Method, fd.Path)
+	}
+	if pl.CleanAfter == pl.Execution-1 {
+		fmt.Fprintf(&b, "  the damage began during execution %d (the control before it was clean), after these %d steps in %d bursts:\n",
+			pl.Execution, pl.Plan.Len(), len(pl.Plan.Bursts))
+	} else {
+		fmt.Fprintf(&b, "  the damage began during executions %d to %d (the control after execution %d was clean); the last of them had these %d steps:\n",
+			pl.CleanAfter+1, pl.Execution, pl.CleanAfter, pl.Plan.Len())
+	}
+	pj, _ := json.MarshalIndent(pl.Plan, "    ", "  ")
+	fmt.Fprintf(&b, "    %s\n", pj)
+	fmt.Fprintf(&b, "  every later request of the affected users leaks until the target's state is reset, so no minimal plan is claimed:\n")
+	fmt.Fprintf(&b, "  shrinking across executions would keep whatever ran next, however little of the cause it held\n")
+	fmt.Fprintf(&b, "  to shrink it, %s\n", ResetHelp)
+	if savedAt != "" {
+		fmt.Fprintf(&b, "  saved, unshrunk and marked as needing a reset, to %s\n", savedAt)
+	}
 	return b.String()
 }
 
@@ -171,6 +316,9 @@ func Report(res *Result, f *File, savedAt string) string {
 func ReplayHandler(ctx context.Context, handler http.Handler, s *spec.Spec, f *File, n int) (Estimate, error) {
 	if err := CheckAgainst(f.Plan, s); err != nil {
 		return Estimate{}, err
+	}
+	if f.NeedsReset {
+		return Estimate{}, errors.New("crosstalk: the plan's leak is persistent and needs a reset before every run; replay it with crosstalk replay and a reset")
 	}
 	ts := httptest.NewServer(handler)
 	defer ts.Close()
@@ -184,7 +332,7 @@ func ReplayHandler(ctx context.Context, handler http.Handler, s *spec.Spec, f *F
 		// leak all the same, counted as one failing run.
 		return Estimate{Runs: 1, Fails: 1}, nil
 	}
-	est, _, err := Measure(ctx, FixtureExecutor{Fixture: fx}, f.Plan, n)
+	est, _, err := Measure(ctx, &FixtureExecutor{Fixture: fx}, f.Plan, n)
 	return est, err
 }
 
@@ -223,7 +371,7 @@ func FuzzHandler(f *testing.F, handler http.Handler, s *spec.Spec, opts ...Optio
 		f.Add([]byte{byte(i), byte(i * 37), byte(i * 101), 0, 0, 0, 0, 0})
 	}
 	gen := PlanGen(v, c.search.Gen)
-	exec := FixtureExecutor{Fixture: fx}
+	exec := &FixtureExecutor{Fixture: fx}
 	f.Fuzz(rapid.MakeFuzz(func(t *rapid.T) {
 		p := gen.Draw(t, "plan")
 		o, err := exec.Execute(c.ctx, p)

@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
 	"github.com/crosstalk/crosstalk/targets/webmail"
 )
@@ -41,10 +43,21 @@ func newWebmail(t testing.TB, bug webmail.Bug) *webmail.Server {
 	return srv
 }
 
+// webmailMaker is the constructor VerifyIsolation takes; made counts its
+// calls.
+func webmailMaker(t testing.TB, bug webmail.Bug, made *int) func() http.Handler {
+	return func() http.Handler {
+		if made != nil {
+			*made++
+		}
+		return newWebmail(t, bug)
+	}
+}
+
 func TestVerifyIsolationFailsOnLastLogin(t *testing.T) {
 	tb := &fakeTB{}
 	dir := t.TempDir()
-	res := VerifyIsolation(tb, newWebmail(t, webmail.BugLastLogin), loadWebmailSpec(t),
+	res := VerifyIsolation(tb, webmailMaker(t, webmail.BugLastLogin, nil), loadWebmailSpec(t),
 		WithSeed(1), WithBudget(time.Minute), WithMeasure(10), WithDir(dir))
 	require.Len(t, tb.errors, 1, "logs: %v", tb.logs)
 	require.NotNil(t, res)
@@ -62,17 +75,58 @@ func TestVerifyIsolationFailsOnLastLogin(t *testing.T) {
 	// The next run re-runs the saved plan first (see TestSearchRerunsSavedPlansFirst
 	// for the order); either way it fails again.
 	tb = &fakeTB{}
-	res = VerifyIsolation(tb, newWebmail(t, webmail.BugLastLogin), loadWebmailSpec(t),
+	res = VerifyIsolation(tb, webmailMaker(t, webmail.BugLastLogin, nil), loadWebmailSpec(t),
 		WithSeed(1000), WithBudget(time.Minute), WithMeasure(5), WithDir(dir))
 	require.Len(t, tb.errors, 1)
 	require.True(t, res.Found)
 }
 
 func TestVerifyIsolationPassesOnNone(t *testing.T) {
-	res := VerifyIsolation(t, newWebmail(t, webmail.BugNone), loadWebmailSpec(t), WithSeed(1), WithPlans(20))
+	made := 0
+	res := VerifyIsolation(t, webmailMaker(t, webmail.BugNone, &made), loadWebmailSpec(t), WithSeed(1), WithPlans(20))
 	require.NotNil(t, res)
 	assert.False(t, res.Found)
 	assert.Equal(t, 20, res.Plans)
+	assert.Equal(t, 20, made, "one handler for the setup and the first plan, a new one for each of the other 19")
+}
+
+// With a new handler for every execution, a session that one execution's
+// concurrent logins collided cannot leak into the next, so the minimal plan
+// keeps its cause: two logins in one burst.
+func TestVerifyIsolationFailsOnSessionMixWithLogins(t *testing.T) {
+	tb := &fakeTB{}
+	made := 0
+	// The id's window is widened to 1 ms: this test is about what survives
+	// the shrink, and go test runs other packages on the same cores.
+	newServer := func() http.Handler {
+		made++
+		srv, err := webmail.New(webmail.Options{Bug: webmail.BugSessionMix, Work: time.Millisecond, Seed: 1})
+		require.NoError(t, err)
+		return srv
+	}
+	res := VerifyIsolation(tb, newServer, loadWebmailSpec(t),
+		WithSeed(1), WithBudget(45*time.Second), WithMeasure(10), WithDir(""))
+	require.NotNil(t, res, "logs: %v", tb.logs)
+	require.True(t, res.Found, "logs: %v", tb.logs)
+	require.Len(t, tb.errors, 1)
+	assert.Greater(t, made, 2, "a handler per execution")
+	assert.GreaterOrEqual(t, loginsInOneBurst(res.Shrink.Plan), 2, "the minimal plan keeps the concurrent logins: %+v", res.Shrink.Plan)
+	assert.Contains(t, tb.errors[0], "reset before each run (a new handler)")
+}
+
+// loginsInOneBurst is the most login steps any burst of p has.
+func loginsInOneBurst(p harness.Plan) int {
+	most := 0
+	for _, b := range p.Bursts {
+		n := 0
+		for _, st := range b.Steps {
+			if st.Request == harness.LoginStep {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
 }
 
 // FuzzIsolationNone is the go test -fuzz entry point on the correct

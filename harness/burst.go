@@ -89,6 +89,9 @@ func (e *execution) bursts(ctx context.Context) {
 			e.out.CutShort = true
 			return
 		}
+		if e.afterBurst != nil {
+			e.afterBurst(ctx, n)
+		}
 		if e.budget.Progress != nil {
 			e.budget.Progress(e.progress())
 		}

@@ -19,9 +19,15 @@ import (
 // hands one user's page to the others.
 
 // bustValue is the parameter value of burst n: the run's seed keeps values
-// of different runs against the same cache apart.
+// of different runs against the same cache apart, and the execution's
+// number those of different executions of one fixture, whose bursts are
+// all numbered from 1.
 func (f *Fixture) bustValue(n int) string {
-	return "ct" + strconv.FormatUint(f.opts.Seed&0xffffffff, 36) + "-" + strconv.Itoa(n)
+	v := "ct" + strconv.FormatUint(f.opts.Seed&0xffffffff, 36) + "-" + strconv.Itoa(n)
+	if f.executions > 1 {
+		v += "-" + strconv.Itoa(f.executions)
+	}
+	return v
 }
 
 // bust returns q with the cache-busting parameter of burst n added to its

@@ -23,7 +23,10 @@
 //
 //   - [Run]: set up and execute once, within a [Budget] of time or requests.
 //   - [NewFixture], then [Fixture.Execute] per plan: set up once and fire
-//     plans again and again, as fuzz's shrinker and replay do.
+//     plans again and again, as fuzz's shrinker and replay do. Each
+//     execution logs the plan's users in afresh (unless the spec keeps
+//     sessions) and, with a reset, resets the target first;
+//     [Fixture.Control] tells a transient leak from a persistent one.
 //   - [Decide]: the one verdict rule, for anything that adds up executions.
 //
 // # Where each stage lives
@@ -54,6 +57,8 @@
 //	verdict.go           Verdict, exit codes, Decide
 //	timing.go            burst timing and the one nearest-rank percentile
 //	record.go            the result stream's records
+//	reset.go             Fixture.Reset: the reset command or hook, the spec's reset requests, logins and canaries again
+//	control.go           Fixture.Control: each user's reads, one at a time, after a leak; Run's control
 //	run.go               Run and Fixture.Execute: the entry points
 //
 // The client connections themselves, HTTP/1.1 and HTTP/2 from one dial,

@@ -1,8 +1,10 @@
 package harness
 
 import (
+	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/crosstalk/crosstalk/harness/oracle"
@@ -36,6 +38,17 @@ type execution struct {
 	cov        coverCount
 	// warnings are the setup's, for the header.
 	warnings []string
+	// afterBurst, when set, runs after every burst of the execution's own,
+	// from its goroutine: Run's control after the first finding hangs here.
+	afterBurst func(ctx context.Context, burst int)
+	// hold keeps records back from the sink, from the first finding on,
+	// until the control has said whether the leak is persistent: every
+	// finding is then streamed with its kind. held are those records.
+	hold bool
+	held []Record
+	// persistence is the control's word on this execution's leaks, once
+	// it has spoken; findings streamed after it carry it.
+	persistence Persistence
 }
 
 func newExecution(f *Fixture, b Budget, sink Sink) *execution {
@@ -47,7 +60,51 @@ func newExecution(f *Fixture, b Budget, sink Sink) *execution {
 
 func (e *execution) emit(rec Record) error {
 	rec.V = StreamVersion
+	if rec.Finding != nil {
+		fd := *rec.Finding
+		if e.persistence != "" {
+			fd.Persistence = e.persistence
+		}
+		e.redactFresh(&fd)
+		rec.Finding = &fd
+	}
+	if e.hold && (rec.Type == RecordFinding || len(e.held) > 0) && rec.Type != RecordVerdict {
+		e.held = append(e.held, rec)
+		return nil
+	}
 	return e.sink(rec)
+}
+
+// redactFresh keeps the secrets of sessions logged in after the oracle was
+// built (an execution's fresh ones) out of a finding's text: the oracle
+// redacts only the secrets it knows, the setup's.
+func (e *execution) redactFresh(fd *Finding) {
+	for u, ss := range e.sessions {
+		if ss == e.f.sessions[u] {
+			continue
+		}
+		_, secrets := ss.secrets()
+		for _, v := range secrets {
+			if len(v) >= 3 {
+				fd.Excerpt = strings.ReplaceAll(fd.Excerpt, v, oracle.Redacted)
+				fd.Path = strings.ReplaceAll(fd.Path, v, oracle.Redacted)
+			}
+		}
+	}
+}
+
+// release streams the held records, their findings marked with p (which
+// may be empty: no control got to run), and stops holding.
+func (e *execution) release(p Persistence) error {
+	e.hold, e.persistence = false, p
+	held := e.held
+	e.held = nil
+	for _, rec := range held {
+		if err := e.emit(rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (e *execution) header() error {
@@ -55,7 +112,8 @@ func (e *execution) header() error {
 	f := e.f
 	h := &Header{Spec: f.spec.Name, SpecFile: f.spec.File, BaseURL: f.base.String(), Sync: f.opts.Sync, SyncReason: f.syncReason,
 		Users: f.users, Started: e.start, Markers: map[oracle.Kind]int{},
-		Duration: e.budget.Duration, MaxRequests: e.budget.MaxRequests, BurstSize: f.opts.BurstSize, RatePerSecond: f.opts.Rate}
+		Duration: e.budget.Duration, MaxRequests: e.budget.MaxRequests, BurstSize: f.opts.BurstSize, RatePerSecond: f.opts.Rate,
+		Sessions: f.SessionsName(), Reset: f.ResetName()}
 	for _, q := range f.spec.Requests {
 		h.Requests = append(h.Requests, RequestInfo{Name: q.Name, Data: q.Data})
 	}
@@ -120,6 +178,12 @@ func (e *execution) finish(setupErr error) (*Outcome, error) {
 		}
 	}
 	o.Verdict, o.Reason = Decide(c, e.f.spec.Limits.MaxErrorRate)
+	if e.persistence != "" && o.Findings > 0 {
+		o.Persistence = e.persistence
+	}
+	if err := e.release(e.persistence); err != nil {
+		return o, fmt.Errorf("writing the result stream: %w", err)
+	}
 	if !e.headerSent {
 		if err := e.header(); err != nil {
 			return o, fmt.Errorf("writing the result stream: %w", err)

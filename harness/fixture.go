@@ -23,13 +23,17 @@ import (
 // Which sessions belong to whom: the fixture owns the sessions its setup
 // logged in (cookies or token, extracted values, write canaries, idle
 // connections) and the dialer's HTTP/2 connection. An execution does not
-// own sessions; it fires through the set it is handed (execution.sessions),
-// which today is the fixture's own, so logins, cookies and extracted
-// values carry over from one execution to the next, as the target's data
-// does: mail sent in one execution is still in the recipient's inbox in the
-// next. An execution that must start clean builds a fresh set with
-// newSessions and logs it in; the markers and grants stay the fixture's,
-// since the oracle is built once.
+// own sessions; it fires through the set it is handed (execution.sessions).
+// By default [Fixture.Execute] hands it a fresh set: every user of the plan
+// logs in again with a new cookie jar or token, starting from the values
+// the baseline extracted, so a session one execution mixed up never
+// reaches the next. With the spec's "sessions: keep" it hands over the
+// fixture's own, and logins, cookies and extracted values carry over. The
+// fixture's own sessions also serve the control and the reset (control.go,
+// reset.go). The markers and grants stay the fixture's, since the oracle is
+// built once. The target's own state is another matter: mail sent in one
+// execution is still in the recipient's inbox in the next, unless a reset
+// runs in between.
 //
 // A Fixture is safe for use by several goroutines; executions are
 // serialised, because a user's session is a browser that does one thing at
@@ -78,6 +82,16 @@ type Fixture struct {
 	written map[string][][]byte
 	// nextRelease is the earliest the next burst may go under Rate.
 	nextRelease time.Time
+	// keep: every execution fires through the fixture's own sessions
+	// instead of logging its users in afresh (spec sessions: keep).
+	keep bool
+	// clean says the target is in a known state, right after the setup or
+	// after a reset whose control was clean, so the next execution needs
+	// no reset of its own.
+	clean bool
+	// executions counts Execute calls, so that cache-busting values differ
+	// from one execution to the next.
+	executions int
 
 	// Baseline is the outcome of the setup: logins, seeding and the
 	// sequential baselines (burst 0). Its Findings are leaks that need no

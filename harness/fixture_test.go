@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crosstalk/crosstalk/harness"
+	"github.com/crosstalk/crosstalk/harness/spec"
 	"github.com/crosstalk/crosstalk/targets/webmail"
 )
 
@@ -91,7 +92,10 @@ func TestFixtureSettlesBeforeEveryBurst(t *testing.T) {
 // Ctrl-C while a Fixture settles cuts the execution short at once.
 func TestFixtureSettleStopsOnCancel(t *testing.T) {
 	url := serveWebmail(t, webmail.BugNone, 0)
-	fx, err := harness.NewFixture(context.Background(), webmailSpec(t), harness.FixtureOptions{BaseURL: url, Settle: time.Hour}, nil)
+	// Kept sessions: fresh logins are traffic too, and the first burst
+	// would settle an hour after them.
+	fx, err := harness.NewFixture(context.Background(), webmailSpec(t),
+		harness.FixtureOptions{BaseURL: url, Settle: time.Hour, Sessions: spec.SessionsKeep}, nil)
 	require.NoError(t, err)
 	defer fx.Close()
 	ctx, cancel := context.WithCancel(context.Background())

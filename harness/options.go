@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -57,6 +58,22 @@ type FixtureOptions struct {
 	// to the reports, as credentials are. A spec request's own header of
 	// the same name is replaced; the session's credentials are not.
 	Header http.Header
+	// Reset, when set, returns the target to a known state before every
+	// [Fixture.Execute]; the spec's reset requests, if any, follow it.
+	// After a reset the fixture's users log in again and, unless the spec
+	// says the reset keeps data, plant their canaries again (see reset.go).
+	Reset Resetter
+	// Sessions replaces the spec's sessions choice when set:
+	// [spec.SessionsFresh] or [spec.SessionsKeep].
+	Sessions string
+}
+
+// Resetter returns a target to a known state, as restarting a container or
+// restoring a database snapshot does. [CommandReset] runs a command.
+type Resetter interface {
+	Reset(ctx context.Context) error
+	// String names the reset in reports, such as "command: make reset".
+	String() string
 }
 
 // Budget bounds one execution. The zero value is not runnable on its own:
@@ -97,12 +114,15 @@ type Options struct {
 	CacheBust string
 	Rate      float64
 	Header    http.Header
+	Reset     Resetter
+	Sessions  string
 }
 
 // Fixture is the part of o that shapes the setup.
 func (o Options) Fixture() FixtureOptions {
 	return FixtureOptions{BurstSize: o.BurstSize, Sync: o.Sync, Trace: o.Trace, BaseURL: o.BaseURL,
-		Insecure: o.Insecure, Seed: o.Seed, Settle: o.Settle, CacheBust: o.CacheBust, Rate: o.Rate, Header: o.Header}
+		Insecure: o.Insecure, Seed: o.Seed, Settle: o.Settle, CacheBust: o.CacheBust, Rate: o.Rate, Header: o.Header,
+		Reset: o.Reset, Sessions: o.Sessions}
 }
 
 // Budget is the part of o that bounds the execution.
@@ -158,6 +178,9 @@ func checkOptions(s *spec.Spec, o *FixtureOptions, b Budget) (*url.URL, error) {
 				return nil, fmt.Errorf("%w: header %s: the value has a control character (a CR or LF would end the header)", ErrOptions, name)
 			}
 		}
+	}
+	if o.Sessions != "" && o.Sessions != spec.SessionsFresh && o.Sessions != spec.SessionsKeep {
+		return nil, fmt.Errorf("%w: sessions must be %q or %q, not %q", ErrOptions, spec.SessionsFresh, spec.SessionsKeep, o.Sessions)
 	}
 	if o.Sync == "" {
 		o.Sync = SyncBarrier

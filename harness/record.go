@@ -75,6 +75,12 @@ type Header struct {
 	// stopping it, such as a canary that never showed in its owner's own
 	// baseline.
 	Warnings []string `json:"warnings,omitempty"`
+	// Sessions is "fresh" when every execution logged its users in again,
+	// "keep" when the setup's sessions served every execution.
+	Sessions string `json:"sessions,omitempty"`
+	// Reset names how the target was reset before each execution; empty
+	// when it was not.
+	Reset string `json:"reset,omitempty"`
 }
 
 // LearnedMarker is one learned marker: whose it is, its value and the
@@ -150,6 +156,9 @@ type Finding struct {
 	Confirmed string    `json:"confirmed,omitempty"`
 	Sent      time.Time `json:"sent"`
 	Done      time.Time `json:"done"`
+	// Persistence says whether the leak outlived the execution that caused
+	// it, once a control has told; empty when no control ran.
+	Persistence Persistence `json:"persistence,omitempty"`
 }
 
 // Unlearned is a learned marker dropped as shared data: a finding rested
@@ -161,6 +170,45 @@ type Unlearned struct {
 	Viewer string `json:"viewer"`
 	// Why says where the marker showed up in the viewer's own data.
 	Why string `json:"why"`
+}
+
+// Persistence is whether a leak outlived the requests that caused it.
+type Persistence string
+
+// The two kinds of leak.
+const (
+	// Transient: a control after the leak (each user's reads, one at a
+	// time) was clean; the leak needed the requests that caused it.
+	Transient Persistence = "transient"
+	// Persistent: the control leaked too. The target's state is corrupted
+	// (a mixed-up session, a stale reply on a pooled connection, a
+	// poisoned cache entry), and every later request of the affected users
+	// leaks until the state is reset.
+	Persistent Persistence = "persistent"
+)
+
+// Control is what a control showed: each user's read requests sent once,
+// one user at a time, with no concurrency, right after a leak. A leak in it
+// cannot be the work of concurrent requests, so the leak before it is
+// persistent.
+type Control struct {
+	// AfterBurst is the burst after which the control ran (0: after the
+	// setup's baseline).
+	AfterBurst int `json:"after_burst"`
+	Requests   int `json:"requests"`
+	Errors     int `json:"errors"`
+	Findings   int `json:"findings"`
+	// Finding is the first leak the control saw, if any.
+	Finding *Finding      `json:"finding,omitempty"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// Persistence is what the control says about the leak before it.
+func (c *Control) Persistence() Persistence {
+	if c.Findings > 0 {
+		return Persistent
+	}
+	return Transient
 }
 
 // Outcome closes a stream with the verdict and the counts behind it.
@@ -197,4 +245,8 @@ type Outcome struct {
 	ReleaseSkewP90   time.Duration `json:"release_skew_p90_ns,omitempty"`
 	ArrivalSpreadP50 time.Duration `json:"arrival_spread_p50_ns,omitempty"`
 	ArrivalSpreadP90 time.Duration `json:"arrival_spread_p90_ns,omitempty"`
+	// Persistence is the kind of the leak, when a control told it.
+	Persistence Persistence `json:"persistence,omitempty"`
+	// Control is the control run after the first finding, if one ran.
+	Control *Control `json:"control,omitempty"`
 }

@@ -27,12 +27,15 @@ import (
 type session struct {
 	User spec.User
 
-	spec    *spec.Spec
-	base    *url.URL
-	d       *wire.Dialer
-	jar     *cookiejar.Jar
-	token   string
-	canary  []string // canaries planted by seed requests
+	spec   *spec.Spec
+	base   *url.URL
+	d      *wire.Dialer
+	jar    *cookiejar.Jar
+	token  string
+	canary []string // canaries planted by seed requests
+	// replant queues the canaries a seed plants again after a reset, so
+	// that they are the ones the oracle knows.
+	replant []string
 	mu      sync.Mutex
 	vars    map[string][]string
 	idle    []*wire.Conn
@@ -57,6 +60,28 @@ type session struct {
 	// a fixed amount of memory.
 	issued     []string
 	issuedNext int
+	// n and seed made the session; a fresh one is made from them again.
+	n    int
+	seed uint64
+}
+
+// fresh makes a new session for the same user, logged out and with no
+// connections, that starts from this one's extracted values, canaries and
+// write canaries: a new browser of the same user, with the oracle's
+// markers unchanged.
+func (ss *session) fresh() (*session, error) {
+	n, err := newSession(ss.spec, ss.base, ss.d, ss.User, ss.n, ss.seed)
+	if err != nil {
+		return nil, err
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for k, v := range ss.vars {
+		n.vars[k] = slices.Clone(v)
+	}
+	n.canary, n.writePool = ss.canary, ss.writePool
+	n.header = ss.header
+	return n, nil
 }
 
 // maxIssued bounds the credentials kept per user for redaction.
@@ -68,7 +93,7 @@ func newSession(s *spec.Spec, base *url.URL, d *wire.Dialer, u spec.User, n int,
 		return nil, err
 	}
 	ss := &session{User: u, spec: s, base: base, d: d, jar: jar, vars: map[string][]string{},
-		rng: rand.New(rand.NewPCG(seed, uint64(n)))}
+		rng: rand.New(rand.NewPCG(seed, uint64(n))), n: n, seed: seed}
 	if s.Login.FailIf != "" {
 		// Load validated it already; an error here is a spec built in code.
 		if ss.failIf, err = regexp.Compile(s.Login.FailIf); err != nil {
@@ -103,6 +128,11 @@ func (ss *session) lookup(name string) (string, bool) {
 	case "n":
 		return strconv.Itoa(ss.User.N), true
 	case "canary":
+		if len(ss.replant) > 0 {
+			c := ss.replant[0]
+			ss.replant = ss.replant[1:]
+			return c, true
+		}
 		if len(ss.writePool) > 0 {
 			return ss.drawCanary(), true
 		}

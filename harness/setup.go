@@ -49,6 +49,7 @@ func NewFixture(ctx context.Context, s *spec.Spec, opts FixtureOptions, sink Sin
 	if opts.Settle > 0 {
 		f.quietUntil = time.Now().Add(SetupSettle)
 	}
+	f.clean = true
 	f.Baseline = e.out
 	f.Baseline.Elapsed = time.Since(e.start)
 	return f, nil
@@ -62,7 +63,8 @@ func newFixture(s *spec.Spec, opts FixtureOptions, b Budget) (*Fixture, error) {
 		return nil, err
 	}
 	f := &Fixture{spec: s, opts: opts, base: base, grants: grants{},
-		rng: rand.New(rand.NewPCG(opts.Seed, 0x63726f7373))}
+		rng:  rand.New(rand.NewPCG(opts.Seed, 0x63726f7373)),
+		keep: opts.Sessions == spec.SessionsKeep || (opts.Sessions == "" && s.KeepsSessions())}
 	f.d = wire.NewDialer(base, s.Limits.Timeout, s.Limits.MaxBody, opts.Insecure)
 	for _, u := range s.Resolved {
 		f.users = append(f.users, u.Login)
@@ -96,6 +98,35 @@ func (f *Fixture) newSessions() (map[string]*session, error) {
 	return out, nil
 }
 
+// freshSessions makes a new session for every user and peer the plan
+// names and logs each in, one after the other (logins that land together
+// are a test of their own, for plans to make). Steps that name an unknown
+// user find no session and fail as they always did. It returns what failed,
+// naming the user.
+func (f *Fixture) freshSessions(ctx context.Context, p Plan) (map[string]*session, []string) {
+	out := map[string]*session{}
+	var problems []string
+	for _, b := range p.Bursts {
+		for _, st := range b.Steps {
+			for _, u := range []string{st.User, st.Peer} {
+				base, ok := f.sessions[u]
+				if _, done := out[u]; done || !ok {
+					continue
+				}
+				ss, err := base.fresh()
+				if err == nil {
+					err = ss.login(ctx)
+				}
+				out[u] = ss
+				if err != nil {
+					problems = append(problems, err.Error())
+				}
+			}
+		}
+	}
+	return out, problems
+}
+
 // setup logs everyone in, plants canaries, learns markers and builds the
 // oracle. Failures here end the run as inconclusive, naming what failed;
 // ready is false when bursts must not start.
@@ -118,29 +149,7 @@ func (e *execution) setup(ctx context.Context) (ready bool, err error) {
 	if len(e.out.LoginFailures) > 0 || ended(ctx) {
 		return false, nil
 	}
-	for _, u := range e.f.users {
-		ss := e.f.sessions[u]
-		for i := range e.f.spec.Seed {
-			req := &e.f.spec.Seed[i]
-			w, err := ss.build(req)
-			if err != nil {
-				e.out.LoginFailures = append(e.out.LoginFailures, fmt.Sprintf("user %s: seed %s: %v", u, req.Name, err))
-				continue
-			}
-			ex, resp, err := ss.do(ctx, w)
-			switch {
-			case err != nil:
-				e.out.LoginFailures = append(e.out.LoginFailures, fmt.Sprintf("user %s: seed %s failed: %s", u, req.Name, ex.Err))
-			case resp.Status >= 400:
-				e.out.LoginFailures = append(e.out.LoginFailures, fmt.Sprintf("user %s: seed %s answered %d", u, req.Name, resp.Status))
-			default:
-				// A later request may use what the seed created (the id of
-				// the record it planted).
-				ss.extract(req.Extract, resp, oracle.DecodeContent(resp.Header, resp.Body))
-				e.f.wrote(u, w.Raw)
-			}
-		}
-	}
+	e.out.LoginFailures = append(e.out.LoginFailures, e.f.plant(ctx, false)...)
 	if len(e.out.LoginFailures) > 0 || ended(ctx) {
 		return false, nil
 	}

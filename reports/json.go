@@ -20,11 +20,15 @@ type jsonReport struct {
 	SpecFile string          `json:"spec_file,omitempty"`
 	Target   string          `json:"target,omitempty"`
 	Sync     string          `json:"sync,omitempty"`
-	Started  time.Time       `json:"started,omitzero"`
-	Counts   jsonCounts      `json:"counts"`
-	Exposure jsonExposure    `json:"exposure"`
-	Timing   jsonTiming      `json:"timing"`
-	Findings []jsonFinding   `json:"findings"`
+	Sessions string          `json:"sessions,omitempty"`
+	Reset    string          `json:"reset,omitempty"`
+	// Persistence is the leak's kind: transient or persistent.
+	Persistence harness.Persistence `json:"persistence,omitempty"`
+	Started     time.Time           `json:"started,omitzero"`
+	Counts      jsonCounts          `json:"counts"`
+	Exposure    jsonExposure        `json:"exposure"`
+	Timing      jsonTiming          `json:"timing"`
+	Findings    []jsonFinding       `json:"findings"`
 	// Coverage is the run's coverage, request by request (see
 	// [harness.Coverage]); absent from streams that carry none.
 	Coverage  *harness.Coverage   `json:"coverage,omitempty"`
@@ -104,6 +108,7 @@ func JSON(w io.Writer, s Summary) error {
 	}
 	if h := s.Header; h != nil {
 		doc.Spec, doc.SpecFile, doc.Target, doc.Sync, doc.Started = h.Spec, h.SpecFile, h.BaseURL, h.Sync, h.Started
+		doc.Sessions, doc.Reset = h.Sessions, h.Reset
 	}
 	if o := s.Outcome; o != nil {
 		doc.Counts.Requests = o.Requests
@@ -112,6 +117,7 @@ func JSON(w io.Writer, s Summary) error {
 		doc.Counts.Elapsed = o.Elapsed
 		doc.Counts.CutShort = o.CutShort
 		doc.Counts.LoginFailures = nonNil(o.LoginFailures)
+		doc.Persistence = o.Persistence
 	}
 	doc.Coverage = s.Coverage
 	if s.Header != nil {

@@ -97,6 +97,9 @@ func JUnit(w io.Writer, s Summary) error {
 			suite.Properties = append(suite.Properties, junitProperty{Name: "blind_requests", Value: strings.Join(blind, ",")})
 		}
 	}
+	if o := s.Outcome; o != nil && o.Persistence != "" {
+		suite.Properties = append(suite.Properties, junitProperty{Name: "persistence", Value: string(o.Persistence)})
+	}
 
 	var elapsed time.Duration
 	if s.Outcome != nil {

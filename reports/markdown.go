@@ -69,6 +69,12 @@ func mdVerdict(b *strings.Builder, s Summary) {
 			sync += fmt.Sprintf(", bursts of %d", h.BurstSize)
 		}
 		fmt.Fprintf(b, "| sync | %s |\n", sync)
+		if h.Sessions != "" {
+			fmt.Fprintf(b, "| sessions | %s |\n", mdEscape(sessionsPhrase(h.Sessions, h.Reset)))
+		}
+		if o := s.Outcome; o != nil && o.Persistence != "" {
+			fmt.Fprintf(b, "| leak | %s |\n", mdEscape(persistencePhrase(o)))
+		}
 		if o := s.Outcome; o != nil && o.CutShort {
 			b.WriteString("| cut short | the run stopped before its budget was spent |\n")
 		}

@@ -168,8 +168,14 @@ func textVerdict(b *strings.Builder, s Summary) {
 		if h.SyncReason != "" {
 			fmt.Fprintf(b, "          %s\n", clean(h.SyncReason))
 		}
+		if h.Sessions != "" {
+			fmt.Fprintf(b, "  sessions: %s\n", clean(sessionsPhrase(h.Sessions, h.Reset)))
+		}
 	}
 	if o := s.Outcome; o != nil {
+		if o.Persistence != "" {
+			fmt.Fprintf(b, "  leak:   %s\n", clean(persistencePhrase(o)))
+		}
 		if o.CutShort {
 			b.WriteString("  cut short: the run stopped before its budget was spent\n")
 		}
@@ -488,4 +494,30 @@ func textTiming(b *strings.Builder, s Summary) {
 		fmt.Fprintf(b, "  arrival spread: p50 %s, p90 %s (%d %s reported arrival times)\n",
 			micros(s.ArrivalSpreadP50), micros(s.ArrivalSpreadP90), s.ArrivalBursts, plural(s.ArrivalBursts, "burst", "bursts"))
 	}
+}
+
+// sessionsPhrase says how executions were kept apart: the header's
+// sessions choice and reset.
+func sessionsPhrase(sessions, reset string) string {
+	p := sessions + " (every execution logs its users in again)"
+	if sessions == "keep" {
+		p = sessions + " (the setup's sessions serve every execution)"
+	}
+	if reset != "" {
+		p += ", reset before each: " + reset
+	}
+	return p
+}
+
+// persistencePhrase says what kind of leak the outcome's control found.
+func persistencePhrase(o *harness.Outcome) string {
+	if o.Persistence == harness.Persistent {
+		p := "persistent: a control (each user's reads, one at a time) leaked too"
+		if c := o.Control; c != nil && c.Finding != nil {
+			p += fmt.Sprintf(" after burst %d: %s saw %s's %s through %s %s", c.AfterBurst, c.Finding.Viewer, c.Finding.Owner,
+				c.Finding.Data, c.Finding.Method, c.Finding.Path)
+		}
+		return p + "; every later request of the affected users leaks until the target's state is reset"
+	}
+	return "transient: a control (each user's reads, one at a time) after the first finding was clean"
 }

@@ -36,6 +36,17 @@ smallest failing plan so far.
 Saved plans of the same target in -dir are re-run first, the way rapid
 re-runs its fail files: a bug that is still there is reported at once.
 
+Every execution is hermetic as far as the target allows: every user of the
+plan logs in again first, with a new session (spec "sessions: keep" turns
+that off, for targets that rate-limit logins), and with a reset (-reset-cmd,
+or the spec's reset: requests) the target is reset first. After a plan
+leaks, a control sends each user's reads once, one user at a time: if it
+leaks too, the leak is persistent (the target's state is corrupted). With a
+reset, the target is then reset and the control must be clean before the
+next run. Without one, fuzz does not shrink across executions: it reports
+the persistent leak and the steps after which it began, saves that plan as
+needing a reset, and exits 1.
+
 Each burst waits until a millisecond has passed since the last one, and on
 Linux crosstalk runs at the idle CPU priority (-yield), so that a target on
 the same machine starts its handlers as soon as the burst lands. Both make a
@@ -47,6 +58,7 @@ Examples:
   crosstalk fuzz -target spec.yaml -url http://127.0.0.1:9090 -budget 2m -seed 42
   crosstalk fuzz -target spec.yaml -o leak.json -emit-test service/leak_crosstalk_test.go
   crosstalk fuzz -target nginx.yaml -cache-bust ctbust   # every burst misses the cache together
+  crosstalk fuzz -target spec.yaml -reset-cmd 'docker restart mail' -reset-timeout 30s
   crosstalk replay -plan leak.json -n 50
 
 Exit codes: 0 no leak found within the budget, 1 leak found (plan saved),
@@ -82,8 +94,13 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	yield := yieldFlag(fs)
 	rate, header := controlFlags(fs)
 	fs.BoolVar(&cross, "cross-writes", false, "let writes go to other users (restart the target after: the mail stays, the grants do not)")
+	var rf resetFlags
+	rf.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if msg := rf.check(); msg != "" {
+		return usageErr(e, "fuzz: %s", msg)
 	}
 	if target == "" {
 		return usageErr(e, "fuzz needs -target SPEC (see crosstalk fuzz -h)")
@@ -121,13 +138,14 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	// not make a 3 s search take a timeout per user.
 	setupCtx, cancelSetup := context.WithTimeout(ctx, budget)
 	fx, code := openFixture(setupCtx, e, s, harness.FixtureOptions{Sync: syncName, Insecure: insecure, CacheBust: cacheBust,
-		Rate: float64(*rate), Header: header})
+		Rate: float64(*rate), Header: header, Reset: rf.resetter(), Sessions: rf.sessions})
 	cancelSetup()
 	if fx == nil {
 		return code
 	}
 	defer fx.Close()
 	fmt.Fprintf(e.stdout, "fuzz: %s at %s, sync %s, %d users, %s, %s\n", s.Name, fx.BaseURL(), fx.Sync(), len(vocab.Users), prio, rateWords(rate))
+	fmt.Fprintf(e.stdout, "each execution: %s sessions, %s\n", fx.SessionsName(), resetWords(fx.ResetName()))
 	if fx.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: %d responses of the sequential baseline carried another user's data; "+
 			"crosstalk run -target %s shows them\n", fx.Sequential, target)
@@ -144,7 +162,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "saved plans: %d in %s\n", len(saved), dir)
 	}
 	cfg.Progress = fuzzProgress(e, verbose)
-	res, err := fuzz.Search(ctx, fuzz.FixtureExecutor{Fixture: fx}, cfg)
+	res, err := fuzz.Search(ctx, &fuzz.FixtureExecutor{Fixture: fx}, cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 		return harness.ExitInconclusive
@@ -188,11 +206,16 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	f := res.File(fileSpec, s.Name, fx.BaseURL(), fx.Sync())
+	f.Sessions, f.Reset = fx.SessionsName(), fx.ResetName()
 	if err := f.WriteFile(out); err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: writing the plan: %v\n", err)
 		return harness.ExitInconclusive
 	}
 	fmt.Fprint(e.stdout, fuzz.Report(res, f, out))
+	if res.Persistent != nil {
+		fmt.Fprintf(e.stdout, "search %v\n", res.SearchTime.Round(time.Millisecond))
+		return harness.ExitLeak
+	}
 	if res.Interrupted {
 		fmt.Fprintf(e.stdout, "interrupted: the smallest failing plan so far is saved; its reproduction rate was not measured\n")
 	}
@@ -200,11 +223,14 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		res.ShrinkTime.Round(time.Millisecond), res.MeasureTime.Round(time.Millisecond))
 	// replay goes only where the spec or -url says, so the command names
 	// the URL when it is not the spec's.
-	urlArg := ""
+	replayCmd := fmt.Sprintf("crosstalk replay -plan %s -n 50", out)
 	if !fuzz.SameURL(fx.BaseURL(), specURL) || strings.Contains(baseURL, "?") {
-		urlArg = " -url " + spec.RedactURL(baseURL)
+		replayCmd += " -url " + spec.RedactURL(baseURL)
 	}
-	fmt.Fprintf(e.stdout, "replay it:\n  crosstalk replay -plan %s%s -n 50\n", out, urlArg)
+	if f.NeedsReset && rf.command != "" {
+		replayCmd += fmt.Sprintf(" -reset-cmd %q", rf.command)
+	}
+	fmt.Fprintf(e.stdout, "replay it:\n  %s\n", replayCmd)
 	if emit != "" {
 		if err := emitTest(f, emit, specPath, testPkg, testHandler); err != nil {
 			// The leak was found and its plan saved: that is still the verdict.
@@ -219,6 +245,46 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 // maxBudgetPlans bounds the plans of a search that -budget alone bounds, so
 // that even a target answering in microseconds cannot make it unbounded.
 const maxBudgetPlans = 10_000_000
+
+// resetFlags choose how fuzz and replay make each execution hermetic.
+type resetFlags struct {
+	command  string
+	timeout  time.Duration
+	sessions string
+}
+
+func (r *resetFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
+}) {
+	fs.StringVar(&r.command, "reset-cmd", "", "shell command that resets the target, run before every execution (restart it, restore a snapshot)")
+	fs.DurationVar(&r.timeout, "reset-timeout", harness.DefaultResetTimeout, "longest a -reset-cmd may run")
+	fs.StringVar(&r.sessions, "sessions", "", "fresh (log every user of a plan in before each execution) or keep (the setup's sessions); default: the spec's, else fresh")
+}
+
+func (r *resetFlags) check() string {
+	if r.timeout <= 0 {
+		return "-reset-timeout must be positive"
+	}
+	if r.sessions != "" && r.sessions != spec.SessionsFresh && r.sessions != spec.SessionsKeep {
+		return fmt.Sprintf("-sessions must be %s or %s, not %q", spec.SessionsFresh, spec.SessionsKeep, r.sessions)
+	}
+	return ""
+}
+
+func (r *resetFlags) resetter() harness.Resetter {
+	if r.command == "" {
+		return nil
+	}
+	return harness.CommandReset(r.command, r.timeout)
+}
+
+func resetWords(name string) string {
+	if name == "" {
+		return "no reset"
+	}
+	return "reset first (" + name + ")"
+}
 
 func fuzzProgress(e *env, verbose bool) func(fuzz.Event) {
 	return func(ev fuzz.Event) {

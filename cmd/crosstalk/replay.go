@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,6 +23,14 @@ spec's base URL, or to -url: a plan file is shared and a replay logs every
 user in, so a plan that was found at another URL is refused, naming both,
 until -url says where to go.
 
+Each run is executed as fuzz measured it: every user of the plan logs in
+again first (unless the spec keeps sessions), and with a reset (-reset-cmd
+or the spec's reset: requests) the target is reset first. A plan whose leak
+is persistent needs a reset before every run, or every run after the first
+would measure the damage of the one before: replay refuses it without one.
+After the first run that leaks, a control (each user's reads, one at a time)
+tells whether the leak is transient or persistent.
+
 As in fuzz, each run waits until a millisecond has passed since the last,
 and on Linux crosstalk runs at the idle CPU priority (-yield), so that a
 target on the same machine gets the cores the moment a burst lands.
@@ -31,6 +40,7 @@ Examples:
   crosstalk replay -plan leak.json -url http://127.0.0.1:9090
   crosstalk replay -plan leak.json -target staging.yaml -sync lastbyte -n 200
   crosstalk replay -plan leak.json -cache-bust ctbust   # force cache misses in every burst
+  crosstalk replay -plan leak.json -reset-cmd './restart-target.sh' -reset-timeout 20s
 
 Exit codes: 0 the plan did not leak in any run, 1 it leaked in at least one,
 2 usage or config error, 3 inconclusive (setup failed, or the runs mostly erred).
@@ -53,8 +63,13 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&verbose, "v", false, "print every run")
 	yield := yieldFlag(fs)
 	rate, header := controlFlags(fs)
+	var rf resetFlags
+	rf.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if msg := rf.check(); msg != "" {
+		return usageErr(e, "replay: %s", msg)
 	}
 	if planPath == "" {
 		return usageErr(e, "replay needs -plan FILE (see crosstalk replay -h)")
@@ -93,32 +108,59 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	if err := pointAt(e, s, baseURL); err != nil {
 		return usageErr(e, "%v", err)
 	}
+	if f.NeedsReset && rf.command == "" && len(s.Reset) == 0 {
+		msg := fmt.Sprintf("replay: %s needs a reset before every run: its leak is persistent, so without one every run after the first "+
+			"would measure the damage the one before left, not the plan", planPath)
+		if f.Reset != "" {
+			msg += fmt.Sprintf(" (fuzz reset with %s)", f.Reset)
+		}
+		return usageErr(e, "%s; %s", msg, fuzz.ResetHelp)
+	}
+	if rf.sessions == "" && f.Sessions != "" && s.Sessions != f.Sessions {
+		// Measured with the file's choice; replay the same way.
+		rf.sessions = f.Sessions
+	}
 	if syncName == "" {
 		syncName = f.Sync
 	}
 	prio := applyYield(e, *yield)
 	fx, code := openFixture(ctx, e, s, harness.FixtureOptions{Sync: syncName, Insecure: insecure, CacheBust: cacheBust,
-		Rate: float64(*rate), Header: header})
+		Rate: float64(*rate), Header: header, Reset: rf.resetter(), Sessions: rf.sessions})
 	if fx == nil {
 		return code
 	}
 	defer fx.Close()
 	fmt.Fprintf(e.stdout, "replay: %s (%d steps in %d bursts) against %s at %s, sync %s, %d runs, %s, %s\n",
 		planPath, f.Plan.Len(), len(f.Plan.Bursts), s.Name, fx.BaseURL(), fx.Sync(), n, prio, rateWords(rate))
+	fmt.Fprintf(e.stdout, "each run: %s sessions, %s\n", fx.SessionsName(), resetWords(fx.ResetName()))
 	if fx.Sequential > 0 {
 		fmt.Fprintf(e.stdout, "LEAK without concurrency: the sequential baseline already carried another user's data\n")
 		return harness.ExitLeak
 	}
-	exec := fuzz.FixtureExecutor{Fixture: fx}
+	exec := &fuzz.FixtureExecutor{Fixture: fx}
 	var est fuzz.Estimate
 	var requests, errs, bursts int
 	var cov harness.Coverage
 	var example *harness.Finding
+	var persistent *fuzz.PersistentLeak
 	for i := range n {
 		if ctx.Err() != nil {
 			break
 		}
 		o, err := exec.Execute(ctx, f.Plan)
+		if pl := (*fuzz.PersistentLeak)(nil); errors.As(err, &pl) {
+			persistent = pl
+			est.Runs++
+			requests, errs, bursts = requests+pl.Outcome.Requests, errs+pl.Outcome.Errors, bursts+pl.Outcome.Bursts
+			if pl.Outcome.Failed() {
+				est.Fails++
+				if example == nil {
+					fd := pl.Outcome.Findings[0]
+					example = &fd
+				}
+			}
+			break
+		}
 		if err != nil {
 			fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 			break
@@ -140,10 +182,26 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	lo, hi := est.Interval95()
 	fmt.Fprintf(e.stdout, "reproduced in %d of %d runs: %.0f%% (95%% interval %.0f–%.0f%%)\n",
 		est.Fails, est.Runs, 100*est.Rate(), 100*lo, 100*hi)
+	if persistent != nil {
+		fmt.Fprintf(e.stdout, "stopped: %v; every later run would measure that damage, not the plan; to measure the plan, %s\n",
+			persistent, fuzz.ResetHelp)
+		if example == nil && persistent.Control.Finding != nil {
+			// The run left the damage for the control to find: a leak all
+			// the same.
+			fd := *persistent.Control.Finding
+			example = &fd
+		}
+	} else if example != nil && example.Persistence != "" {
+		fmt.Fprintf(e.stdout, "the leak is %s\n", example.Persistence)
+	}
 	if f.Reproduction.Runs > 0 {
 		fmt.Fprintf(e.stdout, "when saved: %d of %d runs (%.0f%%)\n", f.Reproduction.Fails, f.Reproduction.Runs, 100*f.Reproduction.Rate())
 	}
-	v, reason := harness.Decide(harness.Counts{Findings: est.Fails, Requests: requests, Errors: errs, Bursts: bursts,
+	findings := est.Fails
+	if findings == 0 && example != nil {
+		findings = 1
+	}
+	v, reason := harness.Decide(harness.Counts{Findings: findings, Requests: requests, Errors: errs, Bursts: bursts,
 		CutShort: est.Runs < n, Coverage: cov}, s.Limits.MaxErrorRate)
 	switch v {
 	case harness.Leak:

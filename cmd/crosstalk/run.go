@@ -26,6 +26,11 @@ response for another user's data. Stops on -duration, -requests, Ctrl-C or,
 with -stop-on-first, the first leak. The summary goes to stdout; the result
 stream (JSON Lines) to -o, written as the run goes, so Ctrl-C loses nothing.
 
+After the first leak, a control sends each user's reads once, one user at a
+time: if it leaks too, the target's state is corrupted and the leak is
+persistent (every later request of the affected users leaks until the state
+is reset); otherwise it is transient. Every finding and report says which.
+
 Examples:
   crosstalk run -target targets/webmail/webmail.yaml
   crosstalk run -target staging.yaml -url https://staging.example.test -duration 2m

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -23,6 +25,11 @@ targets/webmail/webmail.yaml points at the default address.
 The webmail is leaky on purpose and its passwords are known, so it listens
 on loopback only unless -public is given.
 
+With -reset-token T, "POST /_reset" with the header "X-Reset-Token: T"
+replaces the server with a new one, as it was when it started (every
+session, mailbox, cache and pooled connection): the reset that fuzz and
+replay run before every execution through the spec's reset: requests.
+
 Examples:
   crosstalk serve -bug lastlogin
   crosstalk serve -bug none -addr 127.0.0.1:9090 -users 20
@@ -34,6 +41,7 @@ Examples:
 reads: the times with µs decimals, the connection, the session's user, a digest
 of the session, the status, the bytes, a hash of the body and, for /profile,
 the owner of the data the page was rendered from.
+  crosstalk serve -bug conndesync -reset-token s3cret   # with a spec whose reset: sends it
 `
 
 // serveHelp is the usage with every bug variant and what it does.
@@ -50,13 +58,13 @@ func serveHelp() string {
 func runServe(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "serve", serveHelp())
 	var (
-		bug, addr string
-		users     int
-		work      time.Duration
-		arrival   bool
-		public    bool
-		accessLog string
-		instance  string
+		bug, addr, resetToken string
+		users                 int
+		work                  time.Duration
+		arrival               bool
+		public                bool
+		accessLog             string
+		instance              string
 	)
 	names := make([]string, 0, len(webmail.Bugs()))
 	for _, b := range webmail.Bugs() {
@@ -70,6 +78,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&arrival, "arrival", false, "report each request's handler-entry time in the "+harness.ArrivalHeader+" header")
 	fs.StringVar(&accessLog, "access-log", "", "append a JSON access log of every request to `FILE`")
 	fs.StringVar(&instance, "instance", "", "instance name in the access log (default: the listen address)")
+	fs.StringVar(&resetToken, "reset-token", "", "serve POST "+webmail.ResetPath+" with this "+webmail.ResetHeader+": a new server as at the start (empty: no reset)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -90,6 +99,12 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
+	if resetToken != "" {
+		if accessLog != "" {
+			return usageErr(e, "serve: -reset-token and -access-log cannot be combined yet: a reset replaces the server the log wraps")
+		}
+		return serveResettable(ctx, e, webmail.Options{Bug: b, Users: users, Work: work, ReportArrival: arrival}, addr, resetToken)
+	}
 	o := webmail.Options{Bug: b, Users: users, Work: work, ReportArrival: arrival, Instance: instance}
 	if accessLog != "" {
 		f, err := os.OpenFile(accessLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -106,6 +121,41 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintf(e.stderr, "webmail (bug %s, %d users, work %v) listening on %s — Ctrl-C stops it\n", b, users, work, srv.URL())
 	<-ctx.Done()
 	if err := srv.Stop(); err != nil {
+		fmt.Fprintf(e.stderr, "crosstalk: serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// serveResettable serves a webmail that "POST /_reset" replaces with a new
+// one, as at the start, until ctx ends.
+func serveResettable(ctx context.Context, e *env, o webmail.Options, addr, token string) int {
+	srv, err := webmail.NewResettable(o, token)
+	if err != nil {
+		return usageErr(e, "%v", err)
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return usageErr(e, "cannot listen on %s: %v", addr, err)
+	}
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, Protocols: &p}
+	fmt.Fprintf(e.stderr, "webmail (bug %s, %d users, work %v) listening on http://%s — Ctrl-C stops it\n", o.Bug, o.Users, o.Work, ln.Addr())
+	fmt.Fprintf(e.stderr, "reset: POST http://%s%s with %s\n", ln.Addr(), webmail.ResetPath, webmail.ResetHeader)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = hs.Shutdown(sctx)
+		cancel()
+		<-errc
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintf(e.stderr, "crosstalk: serve: %v\n", err)
 		return 1
 	}

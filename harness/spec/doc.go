@@ -74,6 +74,15 @@
 //	    path: /logout
 //	    action: logout
 //	learn: true                     # learned markers (default true)
+//	sessions: fresh                 # fresh (default): every plan execution logs its users in again;
+//	                                # keep: the setup's sessions serve them all (targets that rate-limit logins)
+//	reset:                          # sent before every plan execution; no templates
+//	  - name: reset
+//	    method: POST                # default POST
+//	    path: /admin/reset
+//	    headers_env: {X-Reset-Token: RESET_TOKEN}   # header values from the environment
+//	    expect_status: [204]        # default: any of 200-299
+//	reset_keeps_data: false         # true: the reset only clears caches, so seeds are not sent again
 //	limits:
 //	  timeout: 5s                   # per request; default 5s, must be > 0
 //	  max_body: 4194304             # bytes; default 4 MiB

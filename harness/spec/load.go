@@ -115,7 +115,7 @@ func (c *checker) run() *Error {
 		// The name heads reports, file names and emitted Go comments.
 		return c.errf("name", "%q must not contain line breaks or control characters", s.Name)
 	}
-	steps := []func() *Error{c.baseURL, c.users, c.login, c.requests, c.limits, c.templates}
+	steps := []func() *Error{c.baseURL, c.users, c.login, c.requests, c.limits, c.templates, c.reset}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return err

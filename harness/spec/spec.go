@@ -19,6 +19,16 @@ type Spec struct {
 	// Learn turns on learned markers (on unless set to false).
 	Learn  *bool  `yaml:"learn,omitempty" json:"learn,omitempty"`
 	Limits Limits `yaml:"limits,omitempty" json:"limits,omitempty"`
+	// Sessions is "fresh" (default: every execution logs its users in
+	// again) or "keep" (the setup's sessions serve every execution).
+	Sessions string `yaml:"sessions,omitempty" json:"sessions,omitempty"`
+	// Reset requests return the target to a known state before every
+	// execution; see [ResetRequest].
+	Reset []ResetRequest `yaml:"reset,omitempty" json:"reset,omitempty"`
+	// ResetKeepsData says the reset leaves the users' data in place (it
+	// only clears caches, say), so the seed requests need not run again
+	// after it. By default they do, with the same canaries.
+	ResetKeepsData bool `yaml:"reset_keeps_data,omitempty" json:"reset_keeps_data,omitempty"`
 
 	// File is the path the spec was loaded from ("" when built in code).
 	File string `yaml:"-" json:"-"`

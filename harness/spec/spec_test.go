@@ -247,6 +247,7 @@ func TestFormatByContent(t *testing.T) {
 // the documentation cannot drift from the code.
 func TestDocExample(t *testing.T) {
 	testEnv(t)
+	t.Setenv("RESET_TOKEN", "reset-secret")
 	src, err := os.ReadFile("doc.go")
 	require.NoError(t, err)
 	var yaml []string
@@ -268,6 +269,9 @@ func TestDocExample(t *testing.T) {
 	assert.Equal(t, "alice-pw", s.Resolved[0].Password)
 	assert.Len(t, s.Requests, 3)
 	assert.Len(t, s.Seed, 1)
+	require.Len(t, s.Reset, 1)
+	assert.Equal(t, "reset-secret", s.Reset[0].Header["X-Reset-Token"])
+	assert.Equal(t, SessionsFresh, s.Sessions)
 }
 
 func TestLoadMissingFile(t *testing.T) {
