@@ -21,22 +21,6 @@ import (
 // shows there, or in what the viewer wrote, is shared data. The finding is
 // dropped and the marker unlearned.
 
-// maxWritten bounds the writes kept per user for the check: the latest
-// are where a value the user now shares would be.
-const maxWritten = 64
-
-// wrote keeps a write a user sent, for confirm.
-func (f *Fixture) wrote(user string, raw []byte) {
-	if f.written == nil {
-		f.written = map[string][][]byte{}
-	}
-	w := append(f.written[user], bytes.Clone(raw))
-	if len(w) > maxWritten {
-		w = w[len(w)-maxWritten:]
-	}
-	f.written[user] = w
-}
-
 // confirm decides a finding of viewer that rests on the learned markers
 // shown (as [oracle.Match.Marker] shows them) of owner alone. It reports
 // whether the finding stands and, if so, how it was confirmed. Markers that

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -145,4 +146,20 @@ func (f *Fixture) closeConns() {
 	for _, ss := range f.sessions {
 		ss.closeAll()
 	}
+}
+
+// maxWritten bounds the writes kept per user for the check: the latest
+// are where a value the user now shares would be.
+const maxWritten = 64
+
+// wrote keeps a write a user sent, for confirm.
+func (f *Fixture) wrote(user string, raw []byte) {
+	if f.written == nil {
+		f.written = map[string][][]byte{}
+	}
+	w := append(f.written[user], bytes.Clone(raw))
+	if len(w) > maxWritten {
+		w = w[len(w)-maxWritten:]
+	}
+	f.written[user] = w
 }

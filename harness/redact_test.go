@@ -114,7 +114,7 @@ func TestReloginTokensAreRedacted(t *testing.T) {
 	assert.Contains(t, string(raw), `private notes of alice`, "the evidence is there")
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	require.Len(t, rt.issued, 6, "two logins in the setup and one in the plan")
+	require.Len(t, rt.issued, 10, "two logins in the setup, two fresh ones before the execution and one in the plan, two credentials each")
 	for _, v := range rt.issued {
 		assertNoPieceOf(t, string(raw), v)
 	}

@@ -223,10 +223,11 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		res.ShrinkTime.Round(time.Millisecond), res.MeasureTime.Round(time.Millisecond))
 	// replay goes only where the spec or -url says, so the command names
 	// the URL when it is not the spec's.
-	replayCmd := fmt.Sprintf("crosstalk replay -plan %s -n 50", out)
+	replayCmd := "crosstalk replay -plan " + out
 	if !fuzz.SameURL(fx.BaseURL(), specURL) || strings.Contains(baseURL, "?") {
 		replayCmd += " -url " + spec.RedactURL(baseURL)
 	}
+	replayCmd += " -n 50"
 	if f.NeedsReset && rf.command != "" {
 		replayCmd += fmt.Sprintf(" -reset-cmd %q", rf.command)
 	}
