@@ -129,12 +129,37 @@ func (c *checker) run() *Error {
 
 func (c *checker) baseURL() *Error {
 	s := c.s
-	raw := strings.TrimSpace(s.BaseURL)
-	if raw == "" {
+	if strings.TrimSpace(s.BaseURL) == "" {
 		return c.errf("base_url", "required: the target's address, such as \"http://127.0.0.1:8080\"")
 	}
+	u, err := c.absURL("base_url", s.BaseURL)
+	if err != nil {
+		return err
+	}
+	s.BaseURL = u
+	for i := range s.Instances {
+		field := fmt.Sprintf("instances[%d]", i)
+		u, err := c.absURL(field, s.Instances[i])
+		if err != nil {
+			return err
+		}
+		if slices.Contains(s.Instances[:i], u) {
+			return c.errf(field, "%q is listed twice", u)
+		}
+		s.Instances[i] = u
+	}
+	return nil
+}
+
+// absURL checks an absolute http(s) URL without query or fragment and
+// returns it without a trailing slash, since request paths start with "/".
+func (c *checker) absURL(field, raw string) (string, *Error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", c.errf(field, "required: an address such as \"http://127.0.0.1:8080\"")
+	}
 	if !strings.Contains(raw, "://") {
-		return c.errf("base_url", "%q must be an absolute http:// or https:// URL", raw)
+		return "", c.errf(field, "%q must be an absolute http:// or https:// URL", raw)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -142,20 +167,18 @@ func (c *checker) baseURL() *Error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return c.errf("base_url", "%q is not a URL: %v", raw, err)
+		return "", c.errf(field, "%q is not a URL: %v", raw, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return c.errf("base_url", "%q must be an absolute http:// or https:// URL", raw)
+		return "", c.errf(field, "%q must be an absolute http:// or https:// URL", raw)
 	}
 	if u.Host == "" {
-		return c.errf("base_url", "%q has no host", raw)
+		return "", c.errf(field, "%q has no host", raw)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
-		return c.errf("base_url", "%q must not have a query or fragment; put those in the request paths", raw)
+		return "", c.errf(field, "%q must not have a query or fragment; put those in the request paths", raw)
 	}
-	// Request paths start with "/", so a trailing slash would double it.
-	s.BaseURL = strings.TrimRight(raw, "/")
-	return nil
+	return strings.TrimRight(raw, "/"), nil
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110), the syntax of
