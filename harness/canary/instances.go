@@ -42,8 +42,7 @@ func ResolveInstances(ctx context.Context, r Resolver, from, base string) ([]str
 	if err != nil {
 		return nil, fmt.Errorf("resolving the instances of %s: %w", name, err)
 	}
-	slices.Sort(addrs)
-	addrs = slices.Compact(addrs)
+	addrs = slices.Compact(slices.Sorted(slices.Values(addrs)))
 	var out []string
 	for _, a := range addrs {
 		out = append(out, fmt.Sprintf("%s://%s%s", b.Scheme, net.JoinHostPort(a, port), strings.TrimRight(b.Path, "/")))

@@ -60,7 +60,7 @@ func newMetrics(c *Canary) *metrics {
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRefreshes,
 			Help: "Sessions logged in again after a 401 or a redirect, by instance."}, inst),
 		spread: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricSpread,
-			Help: "How close together a burst's requests were: release skew at crosstalk, arrival spread where the target reports it.",
+			Help:    "How close together a burst's requests were: release skew at crosstalk, arrival spread where the target reports it.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10)}, []string{"instance", "measure"}),
 		verdict: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricVerdict,
 			Help: "The live verdict: 1 for the current one, 0 for the others."}, []string{"verdict"}),
