@@ -65,6 +65,7 @@ func commands() []command {
 		{"serve", "run the built-in webmail, with a bug of your choice, on loopback", runServe},
 		{"report", "render a saved result stream as text, json, junit or markdown", runReport},
 		{"fuzz", "search random plans for a leak, shrink it to a minimal replayable plan", runFuzz}, {"replay", "re-run a saved plan N times and print its reproduction rate", runReplay},
+		{"canary", "probe a rollout's instances continuously; serve /metrics, Argo's /verdict, Flagger's webhooks", runCanary},
 		{"bench", "measure burst spread, time to first leak, oracle and harness speed; print a markdown table", runBench},
 	}
 }

@@ -87,6 +87,14 @@ func (c *Canary) Verdict() Verdict {
 	return c.judge(now, c.cfg.Window)
 }
 
+// Final judges the whole run once Run has returned: every instance must have
+// answered cleanly over all of it.
+func (c *Canary) Final() Verdict {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.judge(c.ended, c.ended.Sub(c.started))
+}
+
 // judge is Verdict with the window given; the final verdict of a run uses
 // the whole run. The caller holds c.mu.
 func (c *Canary) judge(now time.Time, window time.Duration) Verdict {

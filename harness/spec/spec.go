@@ -15,8 +15,8 @@ type Spec struct {
 	// requests of one burst over its upstreams, so a canary sends each burst
 	// to one instance directly. Each must be an absolute http(s) URL.
 	Instances []string `yaml:"instances,omitempty" json:"instances,omitempty"`
-	Users   Users  `yaml:"users" json:"users"`
-	Login   Login  `yaml:"login" json:"login"`
+	Users     Users    `yaml:"users" json:"users"`
+	Login     Login    `yaml:"login" json:"login"`
 	// Seed requests run once per user before any burst. A "{{canary}}" in their
 	// path, body or headers becomes a fresh canary token owned by that user.
 	Seed []Request `yaml:"seed,omitempty" json:"seed,omitempty"`
