@@ -222,7 +222,7 @@ func TestCorrectBuildsAreIsolatedAndServedSo(t *testing.T) {
 	assert.Equal(t, http.StatusPreconditionFailed, post(t, srv.URL+"/flagger/rollback").status, "no leak: no rollback")
 	m := get(t, srv.URL+"/metrics")
 	assert.Contains(t, string(m.body), `crosstalk_canary_verdict{verdict="isolated"} 1`)
-	assert.Contains(t, string(m.body), `crosstalk_canary_findings_total{instance="`+host(a)+`",kind="canary"} 0`)
+	assert.Contains(t, string(m.body), `crosstalk_canary_findings_total{backend="`+host(a)+`",kind="canary"} 0`)
 }
 
 func TestOutageIsInconclusiveNeverIsolated(t *testing.T) {

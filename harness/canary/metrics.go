@@ -29,7 +29,8 @@ var verdicts = []verdict{isolated, leak, inconclusive}
 
 // metrics are the canary's Prometheus series. Labels are bounded: the
 // instance (host:port, from a list fixed at start), the marker kind and the
-// verdict; never a URL, a path or a user.
+// verdict; never a URL, a path or a user. The instance label is called
+// backend.
 type metrics struct {
 	reg       *prometheus.Registry
 	probes    *prometheus.CounterVec
@@ -45,7 +46,9 @@ type metrics struct {
 }
 
 func newMetrics(c *Canary) *metrics {
-	inst := []string{"instance"}
+	// Not "instance": Prometheus sets that label to the scraped address and
+	// would rename ours to exported_instance.
+	inst := []string{"backend"}
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricProbes,
@@ -54,18 +57,18 @@ func newMetrics(c *Canary) *metrics {
 			Help: "Bursts of simultaneous probes released, by instance."}, inst),
 		findings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricFindings,
 			Help: "Responses that carried another user's data, by instance and marker kind. Any increase is a leak."},
-			[]string{"instance", "kind"}),
+			[]string{"backend", "kind"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricErrors,
 			Help: "Probes the target failed (transport errors, timeouts, 5xx, 403, 429), by instance."}, inst),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRefreshes,
 			Help: "Sessions logged in again after a 401 or a redirect, by instance."}, inst),
 		spread: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricSpread,
 			Help:    "How close together a burst's requests were: release skew at crosstalk, arrival spread where the target reports it.",
-			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10)}, []string{"instance", "measure"}),
+			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10)}, []string{"backend", "measure"}),
 		verdict: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricVerdict,
 			Help: "The live verdict: 1 for the current one, 0 for the others."}, []string{"verdict"}),
 		instVerd: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricInstVerd,
-			Help: "Each instance's live verdict: 1 for the current one, 0 for the others."}, []string{"instance", "verdict"}),
+			Help: "Each instance's live verdict: 1 for the current one, 0 for the others."}, []string{"backend", "verdict"}),
 		instances: prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricInstances, Help: "Instances probed."}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricReady,
 			Help: "Instances logged in and seeded, ready to probe."}),
