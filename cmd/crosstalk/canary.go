@@ -19,6 +19,7 @@ import (
 	"github.com/crosstalk/crosstalk/harness/canary"
 	"github.com/crosstalk/crosstalk/harness/spec"
 	"github.com/crosstalk/crosstalk/reports"
+	"github.com/crosstalk/crosstalk/targets/webmail"
 )
 
 const canaryUsage = `
@@ -53,6 +54,8 @@ Examples:
   crosstalk canary -target spec.yaml -instances http://10.1.0.4:8080,http://10.1.0.5:8080
   crosstalk canary -target spec.yaml -on-leak 'kubectl argo rollouts abort web'
   crosstalk canary -target spec.yaml -once -for 60s -o canary.jsonl
+  crosstalk canary -bench                      # time to detect, simulated rollout on loopback
+  crosstalk canary -bench -false-alarm 10m     # ... and 10 minutes against two correct builds
 
 Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
 `
@@ -83,13 +86,32 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 	fs.DurationVar(&forD, "for", time.Minute, "with -once: how long the check probes")
 	fs.StringVar(&syncName, "sync", harness.SyncBarrier, "how bursts are released: "+strings.Join(harness.Strategies(), ", "))
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks (self-signed staging targets)")
+	var bf benchDetectFlags
+	fs.BoolVar(&bf.on, "bench", false, "instead of probing a target: measure the time to detect on a simulated rollout of the built-in webmail (-trials, -shares, -cap, -false-alarm)")
+	fs.IntVar(&bf.trials, "trials", 10, "with -bench: trials per share and way of probing")
+	fs.StringVar(&bf.shares, "shares", "0.05,0.25,1", "with -bench: the leaking build's shares of traffic")
+	fs.DurationVar(&bf.cap, "cap", 30*time.Second, "with -bench: a trial that has not alarmed by then counts as at least this")
+	fs.DurationVar(&bf.falseAlarm, "false-alarm", 0, "with -bench: also probe two correct builds this long and count false alarms (e.g. 10m)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if bf.on {
+		r, err := parseRate(rate)
+		if err != nil {
+			return usageErr(e, "-rate: %v", err)
+		}
+		if !set["rate"] {
+			r = 50
+		}
+		if !set["burst"] {
+			burst = 8
+		}
+		return runDetectBench(ctx, e, bf, r, burst)
+	}
 	if target == "" {
-		return usageErr(e, "canary needs -target SPEC (see crosstalk canary -h)")
+		return usageErr(e, "canary needs -target SPEC (or -bench) (see crosstalk canary -h)")
 	}
 	r, err := parseRate(rate)
 	if err != nil {
@@ -239,4 +261,94 @@ func printCanary(e *env, v canary.Verdict) {
 		fmt.Fprintf(e.stdout, "first leak: on %s, %s saw %s's data in %s (%s marker, %s) at %s\n",
 			l.Instance, l.Viewer, l.Owner, l.Request, l.Kind, l.Where, l.At.Format(time.RFC3339Nano))
 	}
+}
+
+type benchDetectFlags struct {
+	on         bool
+	trials     int
+	shares     string
+	cap        time.Duration
+	falseAlarm time.Duration
+}
+
+// runDetectBench measures the time from a leaking build taking traffic to
+// the alarm, on the built-in webmail, and prints a markdown table.
+func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float64, burst int) int {
+	var shares []float64
+	for _, f := range strings.Split(bf.shares, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v <= 0 || v > 1 {
+			return usageErr(e, "-shares: %q is not a share in (0, 1]", f)
+		}
+		shares = append(shares, v)
+	}
+	if rate > 50 {
+		fmt.Fprintf(e.stderr, "crosstalk canary: note: -rate %g is above the 50 probes/s the figures are quoted at\n", rate)
+	}
+	s, err := spec.Parse("webmail.yaml", webmail.SpecYAML)
+	if err != nil {
+		return usageErr(e, "%v", err)
+	}
+	build := func(buggy bool) (http.Handler, func(), error) {
+		bug := webmail.BugNone
+		if buggy {
+			bug = webmail.BugLastLogin
+		}
+		// One seed for every build: the same accounts and mail, as builds
+		// of one service over one database have.
+		w, err := webmail.New(webmail.Options{Bug: bug, Work: webmail.DefaultWork, Seed: 1})
+		if err != nil {
+			return nil, nil, err
+		}
+		return w, w.Close, nil
+	}
+	cfg := canary.DetectConfig{Spec: s, Build: build, Shares: shares, Trials: bf.trials, Rate: rate, BurstSize: burst, Cap: bf.cap,
+		Progress: func(mode string, share float64, n int, d time.Duration, capped bool) {
+			mark := ""
+			if capped {
+				mark = " (capped)"
+			}
+			fmt.Fprintf(e.stderr, "%s, %g%%: trial %d: %v%s\n", mode, share*100, n, d.Round(time.Millisecond), mark)
+		}}
+	start := time.Now()
+	rows, err := canary.MeasureDetection(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(e.stdout, "Time from T0 (the lastlogin build takes X%% of traffic) to the alarm; %d trials a cell, %g probes/s, bursts of %d, cap %v; %v in all.\n\n",
+		bf.trials, rate, burst, bf.cap, time.Since(start).Round(time.Second))
+	fmt.Fprintf(e.stdout, "| share X | per instance: median / p90 | through the balancer: median / p90 |\n|---|---|---|\n")
+	for _, sh := range shares {
+		var cells []string
+		for _, mode := range []string{canary.ModeInstance, canary.ModeBalancer} {
+			for _, r := range rows {
+				if r.Mode == mode && r.Share == sh {
+					cells = append(cells, detectCell(r))
+				}
+			}
+		}
+		fmt.Fprintf(e.stdout, "| %g%% | %s |\n", sh*100, strings.Join(cells, " | "))
+	}
+	if bf.falseAlarm > 0 {
+		fmt.Fprintf(e.stderr, "probing two correct builds for %v...\n", bf.falseAlarm)
+		leaks, probes, err := canary.FalseAlarms(ctx, cfg, 2, bf.falseAlarm)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(e.stdout, "\nFalse alarms against two correct builds in %v: %d in %d probes.\n", bf.falseAlarm, leaks, probes)
+		if leaks > 0 {
+			return 1
+		}
+	}
+	return 0
+}
+
+func detectCell(r canary.DetectRow) string {
+	c := fmt.Sprintf("%v / %v", r.Median.Round(time.Millisecond), r.P90.Round(time.Millisecond))
+	if r.Capped > 0 {
+		c = fmt.Sprintf("≥ %s (%d of %d capped)", c, r.Capped, r.Trials)
+	}
+	return c
 }

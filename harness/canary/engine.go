@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
@@ -139,4 +140,10 @@ func expired(status int) bool {
 // canary answers with a new login.
 func failed(x exchangeResult) bool {
 	return x.Err != "" || x.Status == 0 || x.Status >= 500 || x.Status == http.StatusForbidden || x.Status == http.StatusTooManyRequests
+}
+
+// percentiles are the stream's own nearest-rank percentiles, so the
+// detection figures are computed as every other figure is.
+func percentiles(ds []time.Duration, ps ...int) []time.Duration {
+	return harness.Percentiles(ds, ps...)
 }
