@@ -108,7 +108,11 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 		if !set["burst"] {
 			burst = 8
 		}
-		return runDetectBench(ctx, e, bf, r, burst)
+		var reqs []string
+		if requests != "" {
+			reqs = strings.Split(requests, ",")
+		}
+		return runDetectBench(ctx, e, bf, r, burst, reqs)
 	}
 	if target == "" {
 		return usageErr(e, "canary needs -target SPEC (or -bench) (see crosstalk canary -h)")
@@ -273,7 +277,7 @@ type benchDetectFlags struct {
 
 // runDetectBench measures the time from a leaking build taking traffic to
 // the alarm, on the built-in webmail, and prints a markdown table.
-func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float64, burst int) int {
+func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float64, burst int, reqs []string) int {
 	var shares []float64
 	for _, f := range strings.Split(bf.shares, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
@@ -302,7 +306,7 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 		}
 		return w, w.Close, nil
 	}
-	cfg := canary.DetectConfig{Spec: s, Build: build, Shares: shares, Trials: bf.trials, Rate: rate, BurstSize: burst, Cap: bf.cap,
+	cfg := canary.DetectConfig{Spec: s, Build: build, Shares: shares, Trials: bf.trials, Rate: rate, BurstSize: burst, Cap: bf.cap, Requests: reqs,
 		Progress: func(mode string, share float64, n int, d time.Duration, capped bool) {
 			mark := ""
 			if capped {
@@ -316,8 +320,12 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(e.stdout, "Time from T0 (the lastlogin build takes X%% of traffic) to the alarm; %d trials a cell, %g probes/s, bursts of %d, cap %v; %v in all.\n\n",
-		bf.trials, rate, burst, bf.cap, time.Since(start).Round(time.Second))
+	probed := "the spec's default reads"
+	if len(reqs) > 0 {
+		probed = strings.Join(reqs, ", ")
+	}
+	fmt.Fprintf(e.stdout, "Time from T0 (the lastlogin build takes X%% of traffic) to the alarm; %d trials a cell, %g probes/s, bursts of %d (%s), cap %v; %v in all.\n\n",
+		bf.trials, rate, burst, probed, bf.cap, time.Since(start).Round(time.Second))
 	fmt.Fprintf(e.stdout, "| share X | per instance: median / p90 | through the balancer: median / p90 |\n|---|---|---|\n")
 	for _, sh := range shares {
 		var cells []string

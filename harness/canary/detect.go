@@ -52,6 +52,8 @@ type DetectConfig struct {
 	// budget the figures are quoted at).
 	Rate      float64
 	BurstSize int
+	// Requests are the canary's read requests (default: its own default).
+	Requests []string
 	// Cap ends a trial that has not alarmed; such a trial counts as at least
 	// Cap.
 	Cap time.Duration
@@ -182,7 +184,7 @@ func trial(ctx context.Context, cfg DetectConfig, mode string, share float64) (t
 	}
 	alarm := make(chan time.Time, 1)
 	c, err := New(Config{Spec: cfg.Spec, Instances: urls, Rate: cfg.Rate, BurstSize: cfg.BurstSize,
-		MaxDuration: time.Hour, MinProbes: 1,
+		MaxDuration: time.Hour, MinProbes: 1, Requests: cfg.Requests,
 		OnLeak: func(context.Context, Leak) { alarm <- time.Now() }})
 	if err != nil {
 		return 0, false, err
@@ -352,7 +354,7 @@ func FalseAlarms(ctx context.Context, cfg DetectConfig, builds int, d time.Durat
 		defer srv.Close()
 		urls = append(urls, srv.URL)
 	}
-	c, err := New(Config{Spec: cfg.Spec, Instances: urls, Rate: cfg.Rate, BurstSize: cfg.BurstSize, MaxDuration: d})
+	c, err := New(Config{Spec: cfg.Spec, Instances: urls, Rate: cfg.Rate, BurstSize: cfg.BurstSize, MaxDuration: d, Requests: cfg.Requests})
 	if err != nil {
 		return 0, 0, err
 	}
