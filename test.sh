@@ -35,8 +35,22 @@ if ! .tools/bin/mox version 2>/dev/null | grep -q "^$mox_version\b"; then
 	(cd targets/mox/tools && go build -o ../../../.tools/bin/mox github.com/mjl-/mox)
 fi
 
+echo "== install: prometheus (promtool too) for the canary's real-Prometheus test"
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+	apt_install prometheus
+	# The package starts a system Prometheus on :9090; the test runs its own.
+	$sudo service prometheus stop >/dev/null 2>&1 || true
+fi
+
 echo "== go vet"
 go vet ./...
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
+
+echo "== canary: Argo Rollouts' and Flagger's own code, in modules of their own"
+# The root "go test ./..." does not enter nested modules. Argo Rollouts
+# v1.10.2 needs Go 1.26.10 or later; GOTOOLCHAIN fetches that Go from the
+# module proxy for this module alone.
+(cd targets/argo && export GOTOOLCHAIN=go1.27.3 && go vet ./... && go test -race -count=1 -timeout 10m ./...)
+(cd targets/flagger && go vet ./... && go test -race -count=1 -timeout 10m ./...)
