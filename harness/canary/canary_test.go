@@ -200,7 +200,9 @@ func TestLeakIsAttributedToTheLeakingInstanceAlone(t *testing.T) {
 
 func TestCorrectBuildsAreIsolatedAndServedSo(t *testing.T) {
 	a, b := startBuild(t, webmail.BugNone), startBuild(t, webmail.BugNone)
-	cn, err := New(Config{Spec: webmailSpec(t), Instances: urls(a, b), Rate: 100, MaxDuration: 2 * time.Second, MinProbes: 20})
+	// Long enough for setup under -race on a busy machine; the verdict
+	// covers the whole run.
+	cn, err := New(Config{Spec: webmailSpec(t), Instances: urls(a, b), Rate: 100, MaxDuration: 6 * time.Second, MinProbes: 20})
 	require.NoError(t, err)
 	srv := httptest.NewServer(cn.Handler())
 	defer srv.Close()
