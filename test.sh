@@ -42,6 +42,13 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
 fi
 command -v xmllint >/dev/null 2>&1 || apt_install libxml2-utils
 
+echo "== install: prometheus (promtool too) for the canary's real-Prometheus test"
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+	apt_install prometheus
+	# The package starts a system Prometheus on :9090; the test runs its own.
+	$sudo service prometheus stop >/dev/null 2>&1 || true
+fi
+
 echo "== go vet"
 go vet ./...
 
@@ -59,3 +66,10 @@ echo "== go test -race"
 # prints) are kept under .test-artifacts/_artifacts/.
 mkdir -p .test-artifacts
 go test -race -count=1 -timeout 20m -artifacts -outputdir "$PWD/.test-artifacts" ./...
+
+echo "== canary: Argo Rollouts' and Flagger's own code, in modules of their own"
+# The root "go test ./..." does not enter nested modules. Argo Rollouts
+# v1.10.2 needs Go 1.26.10 or later; GOTOOLCHAIN fetches that Go from the
+# module proxy for this module alone.
+(cd targets/argo && export GOTOOLCHAIN=go1.27.3 && go vet ./... && go test -race -count=1 -timeout 10m ./...)
+(cd targets/flagger && go vet ./... && go test -race -count=1 -timeout 10m ./...)

@@ -135,6 +135,7 @@ func commands() []command {
 		{"report", "render saved result streams as " + reports.NameList(), runReport},
 		{"fuzz", "search random plans for a leak, shrink it to a minimal replayable plan", runFuzz}, {"replay", "re-run a saved plan N times and print its reproduction rate", runReplay},
 		{"incident", "who saw whose data in an access log: exact pairs, upper bounds, timeline, a replayable plan", runIncident},
+		{"canary", "probe a rollout's instances continuously; serve /metrics, Argo's /verdict, Flagger's webhooks", runCanary},
 		{"bench", "measure burst spread, time to first leak, oracle and harness speed; print a markdown table", runBench},
 		{"version", "print the crosstalk version, the Go version and the platform", runVersion},
 	}

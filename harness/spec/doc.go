@@ -23,6 +23,9 @@
 //
 //	name: webmail                   # default: the file name without extension
 //	base_url: http://127.0.0.1:8080 # required; absolute http or https URL, no user info, query or fragment
+//	instances:                      # optional: each instance's own URL, for crosstalk canary
+//	  - http://10.0.0.11:8080
+//	  - http://10.0.0.12:8080
 //	users:                          # exactly one of list, pattern, csv; at least 2 users
 //	  list:
 //	    - login: alice

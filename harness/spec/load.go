@@ -126,15 +126,40 @@ func (c *checker) run() *Error {
 
 func (c *checker) baseURL() *Error {
 	s := c.s
-	raw := strings.TrimSpace(s.BaseURL)
-	if raw == "" {
+	if strings.TrimSpace(s.BaseURL) == "" {
 		return c.errf("base_url", "required: the target's address, such as \"http://127.0.0.1:8080\"")
+	}
+	u, err := c.absURL("base_url", s.BaseURL)
+	if err != nil {
+		return err
+	}
+	s.BaseURL = u
+	for i := range s.Instances {
+		field := fmt.Sprintf("instances[%d]", i)
+		u, err := c.absURL(field, s.Instances[i])
+		if err != nil {
+			return err
+		}
+		if slices.Contains(s.Instances[:i], u) {
+			return c.errf(field, "%q is listed twice", u)
+		}
+		s.Instances[i] = u
+	}
+	return nil
+}
+
+// absURL checks an absolute http(s) URL without query or fragment and
+// returns it without a trailing slash, since request paths start with "/".
+func (c *checker) absURL(field, raw string) (string, *Error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", c.errf(field, "required: an address such as \"http://127.0.0.1:8080\"")
 	}
 	// The messages show the URL without its user info, which may hold a
 	// password.
 	shown := RedactURL(raw)
 	if !strings.Contains(raw, "://") {
-		return c.errf("base_url", "%q must be an absolute http:// or https:// URL", shown)
+		return "", c.errf(field, "%q must be an absolute http:// or https:// URL", shown)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -142,25 +167,23 @@ func (c *checker) baseURL() *Error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return c.errf("base_url", "%q is not a URL: %v", shown, err)
+		return "", c.errf(field, "%q is not a URL: %v", shown, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return c.errf("base_url", "%q must be an absolute http:// or https:// URL", shown)
+		return "", c.errf(field, "%q must be an absolute http:// or https:// URL", shown)
 	}
 	if u.Host == "" {
-		return c.errf("base_url", "%q has no host", shown)
+		return "", c.errf(field, "%q has no host", shown)
 	}
 	if u.User != nil {
 		// It would be written into every stream, report and plan, and the
 		// requests would not carry it anyway.
-		return c.errf("base_url", "%q must not carry a user name or password; log in through login: (type basic sends HTTP Basic), with the password from password_env", shown)
+		return "", c.errf(field, "%q must not carry a user name or password; log in through login: (type basic sends HTTP Basic), with the password from password_env", shown)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
-		return c.errf("base_url", "%q must not have a query or fragment; put those in the request paths", shown)
+		return "", c.errf(field, "%q must not have a query or fragment; put those in the request paths", shown)
 	}
-	// Request paths start with "/", so a trailing slash would double it.
-	s.BaseURL = strings.TrimRight(raw, "/")
-	return nil
+	return strings.TrimRight(raw, "/"), nil
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110), the syntax of

@@ -9,8 +9,14 @@ type Spec struct {
 	// BaseURL is prefixed to every request path. The run command's -url flag
 	// replaces it, so one spec serves staging and production alike.
 	BaseURL string `yaml:"base_url" json:"base_url"`
-	Users   Users  `yaml:"users" json:"users"`
-	Login   Login  `yaml:"login" json:"login"`
+	// Instances are the base URLs of the target's instances (pods, hosts)
+	// behind its load balancer, for crosstalk canary. A shared-memory race
+	// needs two requests inside one process, and a balancer spreads the
+	// requests of one burst over its upstreams, so a canary sends each burst
+	// to one instance directly. Each must be an absolute http(s) URL.
+	Instances []string `yaml:"instances,omitempty" json:"instances,omitempty"`
+	Users     Users    `yaml:"users" json:"users"`
+	Login     Login    `yaml:"login" json:"login"`
 	// Seed requests run once per user before any burst. A "{{canary}}" in their
 	// path, body or headers becomes a fresh canary token owned by that user.
 	Seed []Request `yaml:"seed,omitempty" json:"seed,omitempty"`

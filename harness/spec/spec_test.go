@@ -130,6 +130,7 @@ func TestLoadList(t *testing.T) {
 	assert.Equal(t, "list", s.Name, "name defaults to the file name")
 	assert.Equal(t, "testdata/good/list.yaml", s.File)
 	assert.Equal(t, "http://127.0.0.1:8080", s.BaseURL, "trailing slash is dropped")
+	assert.Equal(t, []string{"http://127.0.0.1:8081", "http://[::1]:8082"}, s.Instances, "instances are trimmed like base_url")
 	assert.Equal(t, "POST", s.Login.Method)
 	assert.Equal(t, SessionCookie, s.Login.Session)
 	assert.True(t, s.LearnEnabled())
