@@ -242,18 +242,7 @@ func (e *execution) pace(ctx context.Context, deadline time.Time) bool {
 	if !deadline.IsZero() && next.After(deadline) {
 		return false
 	}
-	wait := time.Until(next)
-	if wait <= 0 {
-		return true
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return sleepUntil(ctx, next)
 }
 
 // rateCatchUp is how far behind its rate an execution may catch up.
@@ -287,14 +276,20 @@ func (e *execution) settle(ctx context.Context) bool {
 	if !e.f.lastBurst.IsZero() && e.f.lastBurst.Add(e.f.opts.Settle).After(next) {
 		next = e.f.lastBurst.Add(e.f.opts.Settle)
 	}
-	wait := time.Until(next)
+	return sleepUntil(ctx, next)
+}
+
+// sleepUntil waits until t, or less if ctx ends first; it reports whether
+// the wait ran its course.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	wait := time.Until(t)
 	if wait <= 0 {
 		return true
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	select {
-	case <-t.C:
+	case <-timer.C:
 		return true
 	case <-ctx.Done():
 		return false
