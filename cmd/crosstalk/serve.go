@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -130,32 +128,14 @@ func runServe(ctx context.Context, e *env, args []string) int {
 // serveResettable serves a webmail that "POST /_reset" replaces with a new
 // one, as at the start, until ctx ends.
 func serveResettable(ctx context.Context, e *env, o webmail.Options, addr, token string) int {
-	srv, err := webmail.NewResettable(o, token)
+	srv, err := webmail.StartResettable(addr, o, token)
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return usageErr(e, "cannot listen on %s: %v", addr, err)
-	}
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, Protocols: &p}
-	fmt.Fprintf(e.stderr, "webmail (bug %s, %d users, work %v) listening on http://%s — Ctrl-C stops it\n", o.Bug, o.Users, o.Work, ln.Addr())
-	fmt.Fprintf(e.stderr, "reset: POST http://%s%s with %s\n", ln.Addr(), webmail.ResetPath, webmail.ResetHeader)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = hs.Shutdown(sctx)
-		cancel()
-		<-errc
-	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	fmt.Fprintf(e.stderr, "webmail (bug %s, %d users, work %v) listening on %s — Ctrl-C stops it\n", o.Bug, o.Users, o.Work, srv.URL())
+	fmt.Fprintf(e.stderr, "reset: POST %s%s with %s\n", srv.URL(), webmail.ResetPath, webmail.ResetHeader)
+	<-ctx.Done()
+	if err := srv.Stop(); err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: serve: %v\n", err)
 		return 1
 	}

@@ -31,6 +31,8 @@ type Resettable struct {
 	// retiring counts replaced servers not yet closed: each is closed once
 	// the requests it was serving have finished.
 	retiring sync.WaitGroup
+	// live is set by [StartResettable].
+	live *listening
 }
 
 // served is a server and the requests it is serving.

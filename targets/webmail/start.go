@@ -13,7 +13,8 @@ import (
 // closes their connections.
 const stopGrace = 5 * time.Second
 
-// listening is the state of a server that [Start] serves.
+// listening is the state of a server that [Start] or [StartResettable]
+// serves.
 type listening struct {
 	hs     *http.Server
 	url    string
@@ -21,19 +22,12 @@ type listening struct {
 	alog   *AccessLog
 }
 
-// Start builds a webmail from o and serves it on addr until [Server.Stop],
-// the way targets/mox and targets/nginx start theirs. An empty addr, or a
-// port of 0, takes a free port on 127.0.0.1. It returns once the listener is
-// bound, so [Server.URL] answers at once.
-//
-// The server speaks HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on the
-// same port, so that every sync strategy, the single-packet h2 one too, can
-// be fired at it without TLS.
-func Start(addr string, o Options) (*Server, error) {
-	s, err := New(o)
-	if err != nil {
-		return nil, err
-	}
+// listen binds addr (an empty one, or port 0, takes a free port on
+// 127.0.0.1) and serves h there on HTTP/1.1 and HTTP/2 with prior
+// knowledge (h2c), so that every sync strategy, the single-packet h2 one
+// too, can be fired at it without TLS. wrap, when set, may put something in
+// front of h once the address is known.
+func listen(addr string, h http.Handler, wrap func(l *listening, addr string)) (*listening, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -44,21 +38,77 @@ func Start(addr string, o Options) (*Server, error) {
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
-	s.live = &listening{
-		hs:     &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, Protocols: &p},
+	l := &listening{
+		hs:     &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, Protocols: &p},
 		url:    "http://" + ln.Addr().String(),
 		served: make(chan error, 1),
 	}
-	if o.AccessLog != nil {
-		instance := o.Instance
-		if instance == "" {
-			instance = ln.Addr().String()
-		}
-		s.live.alog = NewAccessLog(s, o.AccessLog, instance)
-		s.live.hs.Handler, s.live.hs.ConnContext = s.live.alog, ConnContext
+	if wrap != nil {
+		wrap(l, ln.Addr().String())
 	}
-	go func() { s.live.served <- s.live.hs.Serve(ln) }()
+	go func() { l.served <- l.hs.Serve(ln) }()
+	return l, nil
+}
+
+// shutdown stops accepting, lets requests in flight finish for
+// [stopGrace], cuts off what is left, and returns the error serving failed
+// with, if it failed before.
+func (l *listening) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), stopGrace)
+	defer cancel()
+	if l.hs.Shutdown(ctx) != nil {
+		// The grace ran out: cut the stragglers off.
+		_ = l.hs.Close()
+	}
+	err := <-l.served
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if l.alog != nil && l.alog.Err() != nil {
+		err = errors.Join(err, fmt.Errorf("access log: %w", l.alog.Err()))
+	}
+	return err
+}
+
+// Start builds a webmail from o and serves it on addr until [Server.Stop],
+// the way targets/mox and targets/nginx start theirs. An empty addr, or a
+// port of 0, takes a free port on 127.0.0.1. It returns once the listener is
+// bound, so [Server.URL] answers at once.
+func Start(addr string, o Options) (*Server, error) {
+	s, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	var wrap func(*listening, string)
+	if o.AccessLog != nil {
+		wrap = func(l *listening, addr string) {
+			instance := o.Instance
+			if instance == "" {
+				instance = addr
+			}
+			l.alog = NewAccessLog(s, o.AccessLog, instance)
+			l.hs.Handler, l.hs.ConnContext = l.alog, ConnContext
+		}
+	}
+	if s.live, err = listen(addr, s, wrap); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// StartResettable serves a [Resettable] webmail on addr as [Start] serves
+// a plain one, until [Resettable.Stop].
+func StartResettable(addr string, o Options, token string) (*Resettable, error) {
+	r, err := NewResettable(o, token)
+	if err != nil {
+		return nil, err
+	}
+	if r.live, err = listen(addr, r, nil); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // URL is the base URL a started server answers on, "" for one made by [New]
@@ -79,19 +129,26 @@ func (s *Server) Stop() error {
 		s.Close()
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), stopGrace)
-	defer cancel()
-	if s.live.hs.Shutdown(ctx) != nil {
-		// The grace ran out: cut the stragglers off.
-		_ = s.live.hs.Close()
-	}
-	err := <-s.live.served
+	err := s.live.shutdown()
 	s.Close()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
+	return err
+}
+
+// URL is the base URL a server from [StartResettable] answers on.
+func (r *Resettable) URL() string {
+	if r.live == nil {
+		return ""
 	}
-	if s.live.alog != nil && s.live.alog.Err() != nil {
-		err = errors.Join(err, fmt.Errorf("access log: %w", s.live.alog.Err()))
+	return r.live.url
+}
+
+// Stop stops a server from [StartResettable] as [Server.Stop] does, the
+// servers it replaced included. Call it once.
+func (r *Resettable) Stop() error {
+	var err error
+	if r.live != nil {
+		err = r.live.shutdown()
 	}
+	r.Close()
 	return err
 }
