@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,9 @@ type build struct {
 	expireEvery atomic.Int64
 	expired     sync.Map
 	seen        atomic.Int64
+	// arrivals are the times stalled requests reached the handler.
+	mu       sync.Mutex
+	arrivals []time.Time
 }
 
 func startBuild(t *testing.T, bug webmail.Bug) *build {
@@ -63,6 +67,9 @@ func (b *build) serve(w http.ResponseWriter, r *http.Request) {
 	b.total.Add(1)
 	if b.stalled.Load() {
 		// A stalled target: the handler hangs until the client gives up.
+		b.mu.Lock()
+		b.arrivals = append(b.arrivals, time.Now())
+		b.mu.Unlock()
 		<-r.Context().Done()
 		return
 	}
@@ -300,20 +307,42 @@ func TestCeilingHoldsAtAStalledTarget(t *testing.T) {
 	for _, x := range builds {
 		x.stalled.Store(true)
 	}
-	// Measure the concurrency at the three stalled targets together, every
-	// millisecond, while several timeouts go by.
-	var peak int64
-	deadline := time.Now().Add(1500 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		var n int64
+	// Let several timeouts go by at the stalled targets.
+	waitFor(t, 10*time.Second, "too few stalled requests", func() bool {
+		n := 0
 		for _, x := range builds {
-			n += x.active.Load()
+			x.mu.Lock()
+			n += len(x.arrivals)
+			x.mu.Unlock()
 		}
-		peak = max(peak, n)
-		time.Sleep(time.Millisecond)
-	}
+		return n >= 5*ceiling
+	})
 	cancel()
 	<-done
+	// Concurrency is counted from arrivals, not from handlers still
+	// running: a handler learns of the client's close only when the
+	// server's reader is scheduled, which under load may come after the
+	// canary has already sent the next burst. A request that reached the
+	// handler at t was sent before t, and its client gives up no earlier
+	// than Timeout after sending it; so, as long as sending and arriving lie
+	// less than half a Timeout apart, it is in flight at the client over
+	// all of [t, t+Timeout/2]. The peak overlap of those windows is
+	// concurrency the canary really had.
+	var at []time.Time
+	for _, x := range builds {
+		x.mu.Lock()
+		at = append(at, x.arrivals...)
+		x.mu.Unlock()
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	var peak int64
+	for i := range at {
+		n := int64(0)
+		for j := i; j >= 0 && at[i].Sub(at[j]) < s.Limits.Timeout/2; j-- {
+			n++
+		}
+		peak = max(peak, n)
+	}
 	t.Logf("peak concurrency at the stalled targets: %d (ceiling %d)", peak, ceiling)
 	assert.GreaterOrEqual(t, peak, int64(2), "the stall was never reached")
 	assert.LessOrEqual(t, peak, int64(ceiling))
