@@ -66,6 +66,12 @@ type FixtureExecutor struct {
 	kinds      map[string]harness.Persistence
 }
 
+// ErrControlBlind is wrapped by the error a [FixtureExecutor] returns when
+// the control after a leak could not see every user's own data (a session
+// the target dropped, a login that failed): clean as it may look, it shows
+// nothing about the target's state.
+var ErrControlBlind = errors.New("blind control")
+
 // PersistentLeak is the error a [FixtureExecutor] without a reset returns
 // once a control has leaked: the target's state is corrupted, and every
 // later request of the affected users leaks until it is reset. Shrinking
@@ -140,6 +146,15 @@ func (e *FixtureExecutor) Execute(ctx context.Context, p harness.Plan) (Executio
 			return out, ctx.Err()
 		}
 		kind = c.Persistence()
+		if kind == "" {
+			if !out.Failed() {
+				// Nothing to judge; only the point after which the damage
+				// began stays where it was.
+				break
+			}
+			return out, fmt.Errorf("%w: the control after execution %d could not see its users' own data (%d of %d reads did not carry it, though their baselines had): it cannot tell a transient leak from a persistent one, so no plan is shrunk across executions",
+				ErrControlBlind, e.executions, c.Lost, c.Requests)
+		}
 		if out.Failed() {
 			e.leaked = true
 			if e.kinds == nil {

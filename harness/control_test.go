@@ -2,7 +2,11 @@ package harness_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crosstalk/crosstalk/harness"
+	"github.com/crosstalk/crosstalk/harness/spec"
 	"github.com/crosstalk/crosstalk/targets/webmail"
 )
 
@@ -102,4 +107,74 @@ func TestControlSeesConnDesyncAndResetClearsIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, c.Findings, "the reset cleared it: %+v", c.Finding)
 	assert.Positive(t, c.Requests)
+}
+
+// A target keeps a bounded number of sessions per user (the webmail 256),
+// and fuzz logs each user in afresh before every execution: after a few
+// hundred executions the setup's sessions are gone at the target. A control
+// that read through them would see login pages and call any leak
+// transient. It logs in afresh instead, and still sees every user's own
+// data.
+func TestControlSeesOwnDataAfterTheSetupSessionsWereDropped(t *testing.T) {
+	srv, err := webmail.New(webmail.Options{Bug: webmail.BugNone, Users: 8, Seed: 1})
+	require.NoError(t, err)
+	var refuse atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() && r.URL.Path == "/login" {
+			http.Error(w, "invalid login or password", http.StatusUnauthorized)
+			return
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	ctx := context.Background()
+	s := webmailSpec(t)
+	fx, err := harness.NewFixture(ctx, s, harness.FixtureOptions{BaseURL: ts.URL}, nil)
+	require.NoError(t, err)
+	defer fx.Close()
+
+	// Log every user in 300 times, as that many executions would.
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, u := range fx.Users() {
+		for range 300 {
+			resp, err := client.PostForm(ts.URL+"/login", neturl.Values{"login": {u}, "password": {"pw-" + u}})
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		}
+	}
+	c, err := fx.Control(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, c.Findings)
+	assert.Zero(t, c.Lost, "the control read through sessions the target had dropped")
+	assert.GreaterOrEqual(t, c.Seen, len(fx.Users()), "every user's reads carried their own data")
+	assert.Equal(t, harness.Transient, c.Persistence())
+
+	// A control whose users cannot log in sees nobody's data: it cannot
+	// call a leak transient.
+	refuse.Store(true)
+	c, err = fx.Control(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, c.Findings)
+	assert.Equal(t, len(fx.Users()), c.Lost)
+	assert.Equal(t, harness.Persistence(""), c.Persistence())
+}
+
+// With kept sessions, a plan that logs a user out leaves that user's
+// session showing the login page; the control logs the user in afresh
+// rather than call a page of nobody's data clean.
+func TestControlWithKeptSessionsLogsALoggedOutUserInAgain(t *testing.T) {
+	url := serveWebmail(t, webmail.BugNone, 0)
+	ctx := context.Background()
+	fx, err := harness.NewFixture(ctx, webmailSpec(t), harness.FixtureOptions{BaseURL: url, Sessions: spec.SessionsKeep}, nil)
+	require.NoError(t, err)
+	defer fx.Close()
+	_, err = fx.Execute(ctx, harness.Plan{Bursts: []harness.Burst{{Steps: []harness.Step{{User: "user3", Request: "logout"}}}}}, nil)
+	require.NoError(t, err)
+	c, err := fx.Control(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, c.Lost)
+	assert.Zero(t, c.Findings)
+	assert.Equal(t, harness.Transient, c.Persistence())
 }

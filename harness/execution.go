@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
 
 	"github.com/crosstalk/crosstalk/harness/oracle"
@@ -75,23 +74,7 @@ func (e *execution) emit(rec Record) error {
 	return e.sink(rec)
 }
 
-// redactFresh keeps the secrets of sessions logged in after the oracle was
-// built (an execution's fresh ones) out of a finding's text: the oracle
-// redacts only the secrets it knows, the setup's.
-func (e *execution) redactFresh(fd *Finding) {
-	for u, ss := range e.sessions {
-		if ss == e.f.sessions[u] {
-			continue
-		}
-		_, secrets := ss.secrets()
-		for _, v := range secrets {
-			if len(v) >= 3 {
-				fd.Excerpt = strings.ReplaceAll(fd.Excerpt, v, oracle.Redacted)
-				fd.Path = strings.ReplaceAll(fd.Path, v, oracle.Redacted)
-			}
-		}
-	}
-}
+func (e *execution) redactFresh(fd *Finding) { e.f.redactFresh(e.sessions, fd) }
 
 // release streams the held records, their findings marked with p (which
 // may be empty: no control got to run), and stops holding.

@@ -163,3 +163,21 @@ func (f *Fixture) wrote(user string, raw []byte) {
 	}
 	f.written[user] = w
 }
+
+// redactFresh keeps the secrets of sessions logged in after the oracle was
+// built (an execution's or a control's fresh ones) out of a finding's text:
+// the oracle redacts only the secrets it knows, the setup's.
+func (f *Fixture) redactFresh(sessions map[string]*session, fd *Finding) {
+	for u, ss := range sessions {
+		if ss == f.sessions[u] {
+			continue
+		}
+		_, secrets := ss.secrets()
+		for _, v := range secrets {
+			if len(v) >= 3 {
+				fd.Excerpt = strings.ReplaceAll(fd.Excerpt, v, oracle.Redacted)
+				fd.Path = strings.ReplaceAll(fd.Path, v, oracle.Redacted)
+			}
+		}
+	}
+}

@@ -198,15 +198,27 @@ type Control struct {
 	Requests   int `json:"requests"`
 	Errors     int `json:"errors"`
 	Findings   int `json:"findings"`
+	// Seen is how many of its read responses carried their viewer's own
+	// data (or another user's); Lost how many did not, although the
+	// viewer's baseline of the same read did. A user who could not log
+	// in counts as lost too.
+	Seen int `json:"seen"`
+	Lost int `json:"lost"`
 	// Finding is the first leak the control saw, if any.
 	Finding *Finding      `json:"finding,omitempty"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
 
-// Persistence is what the control says about the leak before it.
+// Persistence is what the control says about the leak before it: the
+// empty Persistence when it found nothing but could not see every user's
+// own data, since a control of login pages is clean whatever the target's
+// state.
 func (c *Control) Persistence() Persistence {
-	if c.Findings > 0 {
+	switch {
+	case c.Findings > 0:
 		return Persistent
+	case c.Lost > 0:
+		return ""
 	}
 	return Transient
 }

@@ -72,7 +72,7 @@ func mdVerdict(b *strings.Builder, s Summary) {
 		if h.Sessions != "" {
 			fmt.Fprintf(b, "| sessions | %s |\n", mdEscape(sessionsPhrase(h.Sessions, h.Reset)))
 		}
-		if o := s.Outcome; o != nil && o.Persistence != "" {
+		if o := s.Outcome; o != nil && persistencePhrase(o) != "" {
 			fmt.Fprintf(b, "| leak | %s |\n", mdEscape(persistencePhrase(o)))
 		}
 		if o := s.Outcome; o != nil && o.CutShort {

@@ -173,8 +173,8 @@ func textVerdict(b *strings.Builder, s Summary) {
 		}
 	}
 	if o := s.Outcome; o != nil {
-		if o.Persistence != "" {
-			fmt.Fprintf(b, "  leak:   %s\n", clean(persistencePhrase(o)))
+		if p := persistencePhrase(o); p != "" {
+			fmt.Fprintf(b, "  leak:   %s\n", clean(p))
 		}
 		if o.CutShort {
 			b.WriteString("  cut short: the run stopped before its budget was spent\n")
@@ -509,8 +509,15 @@ func sessionsPhrase(sessions, reset string) string {
 	return p
 }
 
-// persistencePhrase says what kind of leak the outcome's control found.
+// persistencePhrase says what kind of leak the outcome's control found,
+// and "" when no control ran.
 func persistencePhrase(o *harness.Outcome) string {
+	if c := o.Control; o.Persistence == "" && c != nil && c.Lost > 0 {
+		return fmt.Sprintf("of unknown kind: the control after the first finding could not see its users' own data (%d of %d reads did not carry it, though their baselines had), so it cannot tell a transient leak from a persistent one", c.Lost, c.Requests)
+	}
+	if o.Persistence == "" {
+		return ""
+	}
 	if o.Persistence == harness.Persistent {
 		p := "persistent: a control (each user's reads, one at a time) leaked too"
 		if c := o.Control; c != nil && c.Finding != nil {
