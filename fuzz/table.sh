@@ -33,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# serve BUG starts a new server on the next port and prints its URL once it
+# serve BUG starts a new server on the next port and sets url once it
 # answers.
 serve() {
 	port=$((port + 1))
@@ -41,7 +41,7 @@ serve() {
 	pids+=($!)
 	for _ in $(seq 100); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "http://127.0.0.1:$port"
+			url="http://127.0.0.1:$port"
 			return
 		fi
 		sleep 0.1
@@ -67,7 +67,7 @@ echo "|---|---|---|---|---|"
 for bug in "${bugs[@]}"; do
 	spec=targets/webmail/webmail.yaml
 	note=""
-	url=$(serve "$bug")
+	serve "$bug"
 	plan="$out/$bug.json"
 	log="$out/$bug.fuzz.txt"
 	"$ct" fuzz -target "$spec" -url "$url" -seed "$SEED" -dir "" -o "$plan" -budget "$BUDGET" -measure "$MEASURE" -yield=false >"$log" 2>&1 || true
@@ -76,13 +76,13 @@ for bug in "${bugs[@]}"; do
 		began=$(grep -o 'the damage began during executions\? [0-9]\+\( to [0-9]\+\)\?' "$log" | head -1 || true)
 		note="without a reset: persistent ($began), no minimal plan; with the reset: "
 		spec=targets/webmail/webmail-reset.yaml
-		url=$(serve "$bug")
+		serve "$bug"
 		log="$out/$bug.fuzz-reset.txt"
 		"$ct" fuzz -target "$spec" -url "$url" -seed "$SEED" -dir "" -o "$plan" -budget "$BUDGET" -measure "$MEASURE" -yield=false >"$log" 2>&1 || true
 		stopall
 	fi
 	if ! grep -q "shrunk to" "$log"; then
-		why=$(grep -m1 '^crosstalk' "$log" | cut -c1-160 || true)
+		why=$(grep -m1 -v -E '^(fuzz:|each execution:|saved plans:|$)' "$log" | cut -c1-160 || true)
 		echo "| $bug | ${note}none: ${why:-fuzz found no leak} | — | — | — |"
 		continue
 	fi
@@ -90,7 +90,7 @@ for bug in "${bugs[@]}"; do
 	shrink=$(grep -o 'in [0-9.]\+m\?s ([0-9]\+ runs)' "$log" | head -1 | sed 's/^in //')
 	rate=$(grep -o 'the minimal plan reproduced in [0-9]\+ of [0-9]\+ runs ([0-9]\+%, 95% interval [0-9]\+–[0-9]\+%)' "$log" | head -1 | sed 's/the minimal plan reproduced in //')
 	kind=$(grep -o 'the leak is \(transient\|persistent\)' "$log" | head -1 | sed 's/the leak is //')
-	url=$(serve "$bug")
+	serve "$bug"
 	rlog="$out/$bug.replay.txt"
 	"$ct" replay -plan "$plan" -target "$spec" -url "$url" -n "$REPLAYS" -yield=false >"$rlog" 2>&1 || true
 	stopall
