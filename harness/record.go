@@ -14,13 +14,15 @@ const StreamVersion = 1
 type RecordType string
 
 // Record types, in the order they appear: one header, then bursts, findings
-// and (with tracing) exchanges interleaved, then one verdict.
+// and (with tracing) exchanges interleaved, then one verdict. The stream of
+// fuzz or replay ends with a reproduction after the verdict.
 const (
-	RecordHeader   RecordType = "header"
-	RecordBurst    RecordType = "burst"
-	RecordFinding  RecordType = "finding"
-	RecordExchange RecordType = "exchange"
-	RecordVerdict  RecordType = "verdict"
+	RecordHeader       RecordType = "header"
+	RecordBurst        RecordType = "burst"
+	RecordFinding      RecordType = "finding"
+	RecordExchange     RecordType = "exchange"
+	RecordVerdict      RecordType = "verdict"
+	RecordReproduction RecordType = "reproduction"
 )
 
 // Record is one line of the result stream. Exactly one of the pointers is set,
@@ -36,6 +38,49 @@ type Record struct {
 	// Outcome closes the stream; its line is tagged "verdict", the word
 	// users read.
 	Outcome *Outcome `json:"verdict,omitempty"`
+	// Reproduction is the plan that reproduces the stream's leak, as fuzz
+	// shrank it or replay ran it.
+	Reproduction *Reproduction `json:"reproduction,omitempty"`
+}
+
+// Reproduction is what fuzz or replay established about one plan: its
+// steps, how often it leaked when executed as replay executes it, and the
+// command that runs it again. A report shows it beside the findings, since
+// a finding without a way to make it happen again is hard to fix and
+// harder to believe.
+type Reproduction struct {
+	Plan Plan `json:"plan"`
+	// FoundSteps is how many steps the plan had when fuzz found the leak,
+	// before it shrank it; 0 for a plan replayed as it was.
+	FoundSteps int `json:"found_steps,omitempty"`
+	// Reproduced of Runs executions leaked; Low and High bound the rate
+	// at 95% (Wilson).
+	Reproduced int     `json:"reproduced"`
+	Runs       int     `json:"runs"`
+	Low        float64 `json:"low"`
+	High       float64 `json:"high"`
+	// Sync is the release strategy the rate was measured with.
+	Sync        string      `json:"sync"`
+	Persistence Persistence `json:"persistence,omitempty"`
+	// NeedsReset is set when the leak is persistent: each run of the plan
+	// needs a reset before it, or it would measure the one before's damage.
+	NeedsReset bool `json:"needs_reset,omitempty"`
+	// PlanFile is where the plan was saved, and Command the command that
+	// replays it.
+	PlanFile string `json:"plan_file,omitempty"`
+	Command  string `json:"command"`
+}
+
+// Steps, Bursts and Users count the plan's steps, bursts and distinct users.
+func (r *Reproduction) Steps() (steps, bursts, users int) {
+	seen := map[string]bool{}
+	for _, b := range r.Plan.Bursts {
+		steps += len(b.Steps)
+		for _, st := range b.Steps {
+			seen[st.User] = true
+		}
+	}
+	return steps, len(r.Plan.Bursts), len(seen)
 }
 
 // Header opens a stream: what was tested, how and with what.

@@ -49,6 +49,7 @@ type htmlPage struct {
 	MoreGroups                   int
 	Found, Distinct              int
 	Commands                     *Commands
+	Reproduction                 *reproView
 }
 
 type htmlField struct{ Name, Value, Title string }
@@ -161,6 +162,7 @@ func HTML(w io.Writer, s Summary) error {
 		c := commandsFor(s)
 		p.Commands = &c
 	}
+	p.Reproduction = reproductionOf(s)
 	return htmlTemplate.Execute(w, p)
 }
 

@@ -33,7 +33,10 @@ type jsonReport struct {
 	// [harness.Coverage]); absent from streams that carry none.
 	Coverage  *harness.Coverage   `json:"coverage,omitempty"`
 	Unlearned []harness.Unlearned `json:"unlearned,omitempty"`
-	Warnings  []string            `json:"warnings,omitempty"`
+	// Reproduction is the plan fuzz shrank or replay ran, with its rate
+	// and the command that replays it; absent from a run's stream.
+	Reproduction *harness.Reproduction `json:"reproduction,omitempty"`
+	Warnings     []string              `json:"warnings,omitempty"`
 }
 
 type jsonCounts struct {
@@ -120,6 +123,7 @@ func JSON(w io.Writer, s Summary) error {
 		doc.Persistence = o.Persistence
 	}
 	doc.Coverage = s.Coverage
+	doc.Reproduction = s.Reproduction
 	if s.Header != nil {
 		doc.Warnings = s.Header.Warnings
 	}

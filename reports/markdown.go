@@ -17,6 +17,7 @@ func Markdown(w io.Writer, s Summary) error {
 	mdCounts(&b, s)
 	mdMatrix(&b, s)
 	mdFindings(&b, s)
+	mdReproduction(&b, s)
 	mdTiming(&b, s)
 	mdCoverage(&b, s)
 	_, err := io.WriteString(w, b.String())
@@ -171,6 +172,30 @@ func mdFindings(b *strings.Builder, s Summary) {
 	}
 	if rest := len(s.Groups) - len(shown); rest > 0 {
 		fmt.Fprintf(b, "\n… and %d more\n", rest)
+	}
+	b.WriteString("\n")
+}
+
+func mdReproduction(b *strings.Builder, s Summary) {
+	v := reproductionOf(s)
+	if v == nil {
+		return
+	}
+	fmt.Fprintf(b, "### %s\n\n%s; %s.", v.Title, mdEscape(v.Shape), mdEscape(v.Rate))
+	if v.Kind != "" {
+		fmt.Fprintf(b, " The leak is %s.", mdEscape(v.Kind))
+	}
+	b.WriteString("\n\n| burst | steps, released together |\n|--:|---|\n")
+	for _, bu := range v.Bursts {
+		cells := make([]string, len(bu.Steps))
+		for j, st := range bu.Steps {
+			cells[j] = mdEscape(st)
+		}
+		fmt.Fprintf(b, "| %d | %s |\n", bu.N, strings.Join(cells, "; "))
+	}
+	if v.Command != "" {
+		// An indented code block: nothing in a command can close it.
+		fmt.Fprintf(b, "\nReplay it:\n\n    %s\n", v.Command)
 	}
 	b.WriteString("\n")
 }

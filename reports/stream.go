@@ -178,7 +178,7 @@ func parseLine(line []byte) (rec harness.Record, skip bool, err error) {
 	}
 	switch p.Type {
 	case harness.RecordHeader, harness.RecordBurst, harness.RecordFinding,
-		harness.RecordExchange, harness.RecordVerdict:
+		harness.RecordExchange, harness.RecordVerdict, harness.RecordReproduction:
 	default:
 		return rec, true, nil
 	}
@@ -199,6 +199,8 @@ func parseLine(line []byte) (rec harness.Record, skip bool, err error) {
 		missing = rec.Exchange == nil
 	case harness.RecordVerdict:
 		missing = rec.Outcome == nil
+	case harness.RecordReproduction:
+		missing = rec.Reproduction == nil
 	}
 	if missing {
 		return rec, false, fmt.Errorf("%s record has no %q field", rec.Type, string(rec.Type))
@@ -228,6 +230,15 @@ func checkValues(rec harness.Record) error {
 		counts = map[string]int{"burst": rec.Burst.Burst, "steps": rec.Burst.Steps, "errors": rec.Burst.Errors, "findings": rec.Burst.Findings}
 	case rec.Header != nil:
 		counts = map[string]int{"max_requests": rec.Header.MaxRequests, "burst_size": rec.Header.BurstSize, "duration_ns": int(rec.Header.Duration)}
+	case rec.Reproduction != nil:
+		r := rec.Reproduction
+		if r.Reproduced > r.Runs {
+			return fmt.Errorf("reproduced in %d of %d runs: more than it ran", r.Reproduced, r.Runs)
+		}
+		if !(r.Low >= 0 && r.Low <= r.High && r.High <= 1) {
+			return fmt.Errorf("the interval %v–%v is not within 0–1", r.Low, r.High)
+		}
+		counts = map[string]int{"reproduced": r.Reproduced, "runs": r.Runs, "found_steps": r.FoundSteps}
 	}
 	for name, n := range counts {
 		if n < 0 {

@@ -81,6 +81,11 @@ type Summary struct {
 	// has neither (it was written before coverage existed, or the setup
 	// never got to the baseline).
 	Coverage *harness.Coverage
+
+	// Reproduction is the stream's last reproduction record: the plan fuzz
+	// shrank or replay ran, its rate and the command that replays it. Nil
+	// in the stream of a run.
+	Reproduction *harness.Reproduction
 }
 
 // RequestPair is two requests of the spec that ran in the same bursts. A
@@ -194,6 +199,8 @@ type Aggregator struct {
 	burstRequests map[string]string // user → request
 	burstFindings []harness.Finding
 	reqPairs      map[[2]string]*RequestPair
+
+	reproduction *harness.Reproduction
 }
 
 type groupKey struct{ viewer, owner, request, marker string }
@@ -252,6 +259,9 @@ func (a *Aggregator) Add(r harness.Record) {
 		a.inBurst(r.Finding.Burst)
 		a.burstFindings = append(a.burstFindings, *r.Finding)
 		a.finding(*r.Finding)
+	case r.Type == harness.RecordReproduction && r.Reproduction != nil:
+		rp := *r.Reproduction
+		a.reproduction = &rp
 	case r.Type == harness.RecordExchange && r.Exchange != nil:
 		a.exchanges++
 		a.inBurst(r.Exchange.Burst)
@@ -462,6 +472,7 @@ func (a *Aggregator) Summary() Summary {
 		GroupsDropped: a.dropped,
 		Timeline:      Timeline{Start: a.timeline.Start, Width: a.timeline.Width, Bins: slices.Clone(a.timeline.Bins)},
 	}
+	s.Reproduction = a.reproduction
 	if len(a.headers) > 0 {
 		h := a.headers[0]
 		s.Header = &h

@@ -35,6 +35,7 @@ func Text(w io.Writer, s Summary) error {
 	textCounts(&b, s)
 	textMatrix(&b, s)
 	textFindings(&b, s)
+	textReproduction(&b, s)
 	textTiming(&b, s)
 	textCoverage(&b, s)
 	_, err := io.WriteString(w, b.String())
@@ -434,6 +435,24 @@ func textFindings(b *strings.Builder, s Summary) {
 	}
 	if rest := len(s.Groups) - len(shown); rest > 0 {
 		fmt.Fprintf(b, "\n  ... and %d more\n", rest)
+	}
+}
+
+func textReproduction(b *strings.Builder, s Summary) {
+	v := reproductionOf(s)
+	if v == nil {
+		return
+	}
+	fmt.Fprintf(b, "\n%s: %s\n", v.Title, v.Shape)
+	for _, bu := range v.Bursts {
+		fmt.Fprintf(b, "  burst %d: %s\n", bu.N, strings.Join(bu.Steps, ", "))
+	}
+	fmt.Fprintf(b, "  %s\n", v.Rate)
+	if v.Kind != "" {
+		fmt.Fprintf(b, "  the leak is %s\n", v.Kind)
+	}
+	if v.Command != "" {
+		fmt.Fprintf(b, "  replay it: %s\n", v.Command)
 	}
 }
 

@@ -50,6 +50,43 @@ func main() {
 	must(inconclusive())
 	must(incomplete())
 	must(blind())
+	must(fuzzed())
+}
+
+// fuzzed is the stream of fuzz's measuring runs of a minimal plan: each
+// run's header, burst, findings and verdict, then the reproduction.
+func fuzzed() error {
+	h := header("webmail-lastlogin", "http://127.0.0.1:41875", "lastbyte", []string{"carol", "erin"})
+	plan := harness.Plan{Bursts: []harness.Burst{{Steps: []harness.Step{{User: "carol", Request: "profile"}, {User: "erin", Request: "profile"}}}}}
+	var recs []harness.Record
+	const runs, leaked = 5, 2
+	for i := range runs {
+		hh := h
+		hh.Started = t0.Add(time.Duration(i) * 40 * time.Millisecond)
+		release := hh.Started.Add(9 * time.Millisecond)
+		recs = append(recs, harness.Record{Type: harness.RecordHeader, Header: &hh})
+		bs := harness.BurstSummary{Burst: 1, Steps: 2, Users: []string{"carol", "erin"}, Release: release, ReleaseSkew: 41 * time.Microsecond}
+		out := harness.Outcome{Verdict: harness.Isolated, Reason: "no response carried another user's data in 2 requests", Requests: 2, Bursts: 1,
+			Elapsed: 14 * time.Millisecond}
+		if i%2 == 1 && bs.Findings < leaked {
+			recs = append(recs, harness.Record{Type: harness.RecordFinding, Finding: &harness.Finding{
+				Viewer: "carol", Owner: "erin", Data: "profile", Request: "profile", Method: "GET", Path: "/profile", Burst: 1, Step: 0,
+				Conn:  "127.0.0.1:52211",
+				Match: oracle.Match{Kind: oracle.Canary, Marker: "ctk8d2f0e9a1b", Where: "body", Excerpt: "<p>Last login: <b>ctk8d2f0e9a1b</b>"},
+				Sent:  release, Done: release.Add(610 * time.Microsecond), Persistence: harness.Transient,
+			}})
+			bs.Findings = 1
+			out.Verdict, out.Reason, out.Findings, out.Persistence = harness.Leak, "1 response carried another user's data", 1, harness.Transient
+		}
+		recs = append(recs, harness.Record{Type: harness.RecordBurst, Burst: &bs}, harness.Record{Type: harness.RecordVerdict, Outcome: &out})
+	}
+	lo, hi := 0.1176, 0.7693 // the Wilson 95% interval of 2 in 5
+	recs = append(recs, harness.Record{Type: harness.RecordReproduction, Reproduction: &harness.Reproduction{
+		Plan: plan, FoundSteps: 37, Reproduced: leaked, Runs: runs, Low: lo, High: hi, Sync: "lastbyte", Persistence: harness.Transient,
+		PlanFile: "testdata/crosstalk/webmail-lastlogin-63.json",
+		Command:  "crosstalk replay -plan testdata/crosstalk/webmail-lastlogin-63.json -url http://127.0.0.1:41875 -n 50",
+	}})
+	return write("fuzzed", recs)
 }
 
 // coverage is the coverage of a run of reqs requests, spread over the
