@@ -507,7 +507,7 @@ func finishIncident(e *env, p *incident.Partial, out incidentOutput, users []str
 	default:
 		return usageErr(e, "-format %q: want markdown, json or none", out.format)
 	}
-	if len(r.Direct) > 0 {
+	if r.Direct.Len() > 0 {
 		return 1
 	}
 	return 0

@@ -65,7 +65,7 @@ func TestIncidentAgreesWithRunPairForPair(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &rep))
 	logged := map[[2]string]int64{}
-	for _, p := range rep.Direct {
+	for p := range rep.Direct.All() {
 		assert.Equal(t, incident.ByOwnerField, p.Evidence, "%+v", p)
 		assert.Equal(t, "profile", p.Kind)
 		logged[[2]string{p.Viewer, p.Owner}] += p.Count

@@ -50,7 +50,7 @@ func TestEvidenceKindsAndFlags(t *testing.T) {
 	r := Finalize(a.Partial(), FinalOptions{WindowFrom: time.UnixMicro(base), WindowUntil: time.UnixMicro(base + 70_000_000)})
 
 	got := map[PairKey]int64{}
-	for _, p := range r.Direct {
+	for p := range r.Direct.All() {
 		got[p.PairKey] = p.Count
 	}
 	assert.Equal(t, map[PairKey]int64{

@@ -124,10 +124,10 @@ func TestMergeOfSplitFiles(t *testing.T) {
 	assert.Equal(t, single.Matrix, m.Matrix)
 	assert.Equal(t, single.Truth, m.Truth)
 	assert.Equal(t, single.Timeline.Minutes, m.Timeline.Minutes)
-	assert.Equal(t, len(single.Direct), len(m.Direct))
-	for i := range single.Direct {
-		assert.Equal(t, single.Direct[i].PairKey, m.Direct[i].PairKey)
-		assert.Equal(t, single.Direct[i].Count, m.Direct[i].Count)
+	assert.Equal(t, single.Direct.Len(), m.Direct.Len())
+	for i := range single.Direct.Len() {
+		assert.Equal(t, single.Direct.At(i).PairKey, m.Direct.At(i).PairKey)
+		assert.Equal(t, single.Direct.At(i).Count, m.Direct.At(i).Count)
 	}
 }
 

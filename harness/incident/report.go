@@ -1,8 +1,13 @@
 package incident
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -27,8 +32,10 @@ type Report struct {
 	// by direct evidence and by the bound.
 	Matrix     []KindRow      `json:"matrix"`
 	Categories map[string]int `json:"categories"`
-	Direct     []Pair         `json:"direct_pairs"`
-	BoundPairs int            `json:"bound_pairs"`
+	// Direct is every direct pair; the JSON has them last, as
+	// "direct_pairs", written one by one (see WriteJSON).
+	Direct     Pairs `json:"-"`
+	BoundPairs int   `json:"bound_pairs"`
 	// DirectOutsideModel counts direct pairs the model alone would not have
 	// allowed: the model is too narrow for this log (the bound includes
 	// them all the same).
@@ -43,7 +50,7 @@ type Report struct {
 	Users              []UserRow     `json:"-"`
 	directOwnersBy     map[string]map[string]bool
 	modelOwnersBy      map[string]map[string]bool
-	modelPairs         map[[3]string]bool
+	bound              Pairs
 }
 
 // Inputs is what was read.
@@ -170,34 +177,39 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 		in.First, in.Last = usTime(p.First), usTime(p.Last)
 	}
 
-	direct := slices.Clone(p.Direct)
-	direct = append(direct, hashPairs(p)...)
-	sortPairs(direct)
-	r.Direct = direct
+	kindNames := kindTable(p.Options.Kinds)
+	ranks := kindRanks(kindNames)
+	files := make([]string, len(p.Files))
+	for i, f := range p.Files {
+		files[i] = f.Name
+	}
+	r.Direct = Pairs{names: p.Names, kinds: kindNames, files: files, recs: p.Direct}
+	if hp := hashPairs(p); len(hp) > 0 {
+		r.Direct = withPairs(r.Direct, hp, ranks)
+	}
+	r.bound = Pairs{names: p.Names, kinds: kindNames, files: files, recs: p.Bound}
 	r.BoundPairs = len(p.Bound)
-	inBound := map[[3]string]bool{}
-	r.modelPairs = inBound
 	if p.Options.Model != nil {
-		for _, b := range p.Bound {
-			inBound[[3]string{b.Viewer, b.Owner, b.Kind}] = true
-		}
-		for _, d := range direct {
-			if !inBound[[3]string{d.Viewer, d.Owner, d.Kind}] {
+		for d := range r.Direct.All() {
+			if !r.bound.has(d.Viewer, d.Owner, d.Kind) {
 				r.DirectOutsideModel++
 			}
 		}
 	}
-	top := slices.Clone(p.Bound)
-	slices.SortStableFunc(top, func(x, y Pair) int {
-		if x.Count != y.Count {
-			return int(y.Count - x.Count)
+	// The 20 bound pairs seen most often; ties in the pairs' order.
+	var top []int
+	for i, b := range p.Bound {
+		j := sort.Search(len(top), func(j int) bool { return p.Bound[top[j]].Count < b.Count })
+		if j < 20 {
+			top = slices.Insert(top, j, i)
+			if len(top) > 20 {
+				top = top[:20]
+			}
 		}
-		return pairLess(x.PairKey, y.PairKey)
-	})
-	if len(top) > 20 {
-		top = top[:20]
 	}
-	r.BoundTop = top
+	for _, i := range top {
+		r.BoundTop = append(r.BoundTop, r.bound.At(i))
+	}
 
 	kinds := []string{}
 	for _, k := range p.Options.Kinds {
@@ -235,7 +247,7 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 		return u
 	}
 	var firstLeak, lastLeak int64 = 1 << 62, -1 << 62
-	for _, d := range direct {
+	for d := range r.Direct.All() {
 		s := get(d.Kind)
 		s.dOwn[d.Owner] = true
 		s.dView[d.Viewer] = true
@@ -254,14 +266,15 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 		getU(d.Viewer).viewed += d.Count
 	}
 	for _, b := range p.Bound {
-		if r.modelOwnersBy[b.Kind] == nil {
-			r.modelOwnersBy[b.Kind] = map[string]bool{}
+		kind, owner, viewer := kindNames[b.Kind], p.Names[b.Owner], p.Names[b.Viewer]
+		if r.modelOwnersBy[kind] == nil {
+			r.modelOwnersBy[kind] = map[string]bool{}
 		}
-		r.modelOwnersBy[b.Kind][b.Owner] = true
-		s := get(b.Kind)
-		s.bOwn[b.Owner] = true
-		s.bView[b.Viewer] = true
-		getU(b.Owner).boundK[b.Kind] = true
+		r.modelOwnersBy[kind][owner] = true
+		s := get(kind)
+		s.bOwn[owner] = true
+		s.bView[viewer] = true
+		getU(owner).boundK[kind] = true
 	}
 	for m, c := range p.Minutes {
 		if c.Direct > 0 || c.Bound > 0 {
@@ -287,7 +300,7 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 		if row.DirectOwners > 0 || p.Options.Model == nil {
 			r.Statements = append(r.Statements, Statement{
 				Text: fmt.Sprintf("%d users had %s (direct evidence: the log names whose data was served)", row.DirectOwners, kindPhrase(row.Kind)),
-				Kind: row.Kind, Users: row.DirectOwners, Evidence: directEvidenceOf(direct, row.Kind), Exact: true})
+				Kind: row.Kind, Users: row.DirectOwners, Evidence: directEvidenceOf(&r.Direct, row.Kind), Exact: true})
 		}
 		if p.Options.Model != nil {
 			r.Statements = append(r.Statements, Statement{
@@ -394,15 +407,51 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 	return r
 }
 
-func directEvidenceOf(ps []Pair, kind string) Evidence {
-	var ev []string
-	for _, p := range ps {
-		if p.Kind == kind && !slices.Contains(ev, string(p.Evidence)) {
-			ev = append(ev, string(p.Evidence))
+func directEvidenceOf(ps *Pairs, kind string) Evidence {
+	var seen [len(evidenceCodes)]bool
+	for _, r := range ps.recs {
+		if ps.kinds[r.Kind] == kind {
+			seen[r.Ev] = true
 		}
 	}
-	slices.Sort(ev)
+	var ev []string
+	for i, ok := range seen {
+		if ok {
+			ev = append(ev, string(evidenceCodes[i]))
+		}
+	}
 	return Evidence(strings.Join(ev, ", "))
+}
+
+// withPairs adds the pairs of shared bodies, few, to a partial's direct
+// pairs, over the union of their names.
+func withPairs(ps Pairs, extra []Pair, ranks []uint8) Pairs {
+	names := map[string]bool{}
+	for _, n := range ps.names {
+		names[n] = true
+	}
+	for _, p := range extra {
+		names[p.Viewer], names[p.Owner] = true, true
+	}
+	out := Pairs{names: sortedKeys(names), kinds: ps.kinds, files: ps.files}
+	idx := func(n string) uint32 { i, _ := slices.BinarySearch(out.names, n); return uint32(i) }
+	out.recs = make([]pairRec, 0, len(ps.recs)+len(extra))
+	for _, r := range ps.recs {
+		r.Viewer, r.Owner = idx(ps.names[r.Viewer]), idx(ps.names[r.Owner])
+		out.recs = append(out.recs, r)
+	}
+	for _, p := range extra {
+		ev, _ := evidenceCode(p.Evidence)
+		r := pairRec{Viewer: idx(p.Viewer), Owner: idx(p.Owner), Kind: uint8(max(slices.Index(ps.kinds, p.Kind), 0)), Ev: ev, Count: p.Count}
+		if len(p.Refs) > 0 {
+			r.File, r.Line = uint16(max(slices.Index(ps.files, p.Refs[0].File), 0)), p.Refs[0].Line
+		}
+		out.recs = append(out.recs, r)
+	}
+	// One viewer may have received one owner's bodies on several paths:
+	// such records are equal but for count and line, and keep an order.
+	slices.SortStableFunc(out.recs, func(x, y pairRec) int { return recCompare(x, y, ranks) })
+	return out
 }
 
 // kindPhrase says what happened to a user's data of kind k, in the words
@@ -486,10 +535,64 @@ func caveats(p *Partial, r *Report) []string {
 		c = append(c, fmt.Sprintf("%d malformed lines were skipped (listed by number)", bad))
 	}
 	if r.DirectOutsideModel > 0 {
-		c = append(c, fmt.Sprintf("%d of the %d direct pairs are outside what the model allows (its window is narrower than the leak's real one, or another mechanism leaked): the bound counts them, but its other exposures may be too few", r.DirectOutsideModel, len(r.Direct)))
+		c = append(c, fmt.Sprintf("%d of the %d direct pairs are outside what the model allows (its window is narrower than the leak's real one, or another mechanism leaked): the bound counts them, but its other exposures may be too few", r.DirectOutsideModel, r.Direct.Len()))
 	}
 	if p.Options.Model == nil {
 		c = append(c, "no leak model was given (-model-from, or -classes and -window): no upper bound is drawn, only direct evidence")
 	}
 	return c
+}
+
+// reportFields is a Report without its methods, for encoding/json.
+type reportFields Report
+
+// WriteJSON writes the report as indented JSON with its direct pairs last,
+// written one at a time: a report of a million pairs is not built in
+// memory whole.
+func (r *Report) WriteJSON(w io.Writer) error {
+	head, err := json.MarshalIndent((*reportFields)(r), "", "  ")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	head = bytes.TrimSuffix(head, []byte("}"))
+	bw.Write(bytes.TrimRight(head, "\n"))
+	bw.WriteString(",\n  \"direct_pairs\": [")
+	for i := range r.Direct.Len() {
+		b, err := json.MarshalIndent(r.Direct.At(i), "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+	}
+	if r.Direct.Len() > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	return bw.Flush()
+}
+
+// MarshalJSON is WriteJSON into memory, for small reports.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	err := r.WriteJSON(&b)
+	return b.Bytes(), err
+}
+
+// UnmarshalJSON reads what WriteJSON writes.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	var x struct {
+		*reportFields
+		Direct Pairs `json:"direct_pairs"`
+	}
+	x.reportFields = (*reportFields)(r)
+	if err := json.Unmarshal(b, &x); err != nil {
+		return err
+	}
+	r.Direct = x.Direct
+	return nil
 }

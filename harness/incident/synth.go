@@ -99,32 +99,53 @@ type TruthKind struct {
 
 func compareTruth(t *Truth, r *Report) *TruthCheck {
 	c := &TruthCheck{DirectEqual: true, BoundNeverBelow: true, ModelCovers: true, TruthPairs: len(t.Pairs)}
-	got := map[PairKey]int64{}
-	for _, p := range r.Direct {
-		got[p.PairKey] += p.Count
+	// Both lists are sorted by pair: walk them side by side rather than
+	// index a million pairs by their strings. Equal keys are adjacent (one
+	// viewer may have received one owner's bodies on several paths).
+	want := t.Pairs
+	if !slices.IsSortedFunc(want, func(x, y Pair) int { return pairLess(x.PairKey, y.PairKey) }) {
+		want = slices.Clone(want)
+		sortPairs(want)
 	}
-	c.DirectPairs = len(got)
-	want := map[PairKey]int64{}
-	for _, p := range t.Pairs {
-		want[p.PairKey] += p.Count
-	}
-	for k, n := range want {
-		g, ok := got[k]
-		switch {
-		case !ok:
-			c.MissingPairs++
-		case g != n:
-			c.CountMismatch++
+	next := func(at func(int) Pair, n int, i *int) (PairKey, int64, bool) {
+		if *i >= n {
+			return PairKey{}, 0, false
 		}
+		p := at(*i)
+		k, c := p.PairKey, p.Count
+		for *i++; *i < n; *i++ {
+			q := at(*i)
+			if q.PairKey != k {
+				break
+			}
+			c += q.Count
+		}
+		return k, c, true
 	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
+	var gi, wi int
+	gk, gc, gok := next(r.Direct.At, r.Direct.Len(), &gi)
+	wk, wc, wok := next(func(i int) Pair { return want[i] }, len(want), &wi)
+	for gok || wok {
+		switch {
+		case gok && (!wok || pairLess(gk, wk) < 0):
+			c.DirectPairs++
 			c.ExtraPairs++
+			gk, gc, gok = next(r.Direct.At, r.Direct.Len(), &gi)
+		case wok && (!gok || pairLess(wk, gk) < 0):
+			c.MissingPairs++
+			wk, wc, wok = next(func(i int) Pair { return want[i] }, len(want), &wi)
+		default:
+			c.DirectPairs++
+			if gc != wc {
+				c.CountMismatch++
+			}
+			gk, gc, gok = next(r.Direct.At, r.Direct.Len(), &gi)
+			wk, wc, wok = next(func(i int) Pair { return want[i] }, len(want), &wi)
 		}
 	}
 	c.DirectEqual = c.MissingPairs == 0 && c.ExtraPairs == 0 && c.CountMismatch == 0
 	for _, p := range t.Pairs {
-		if !r.modelPairs[[3]string{p.Viewer, p.Owner, p.Kind}] {
+		if !r.bound.has(p.Viewer, p.Owner, p.Kind) {
 			c.PairsOutsideModel++
 			c.ModelCovers = false
 		}
@@ -137,7 +158,7 @@ func compareTruth(t *Truth, r *Report) *TruthCheck {
 		trueOwners[p.Kind][p.Owner] = true
 	}
 	boundOwners := map[string]map[string]bool{}
-	for _, p := range r.Direct {
+	for p := range r.Direct.All() {
 		if boundOwners[p.Kind] == nil {
 			boundOwners[p.Kind] = map[string]bool{}
 		}
