@@ -3,6 +3,7 @@ package incident
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,4 +145,25 @@ func TestMergeRefusesOtherModels(t *testing.T) {
 	require.Error(t, err)
 	_, err = Merge(nil)
 	require.Error(t, err)
+}
+
+// A partial's pairs are records of indices: a file that names a user, kind
+// or file it does not have, or lists pairs out of order, is refused.
+func TestReadPartialChecksPairs(t *testing.T) {
+	doc := func(direct string) string {
+		return `{"version":2,"files":[{"name":"x","lines":2,"bad":0,"formats":{}}],"names":["a","b"],"direct":` + direct +
+			`,"bound":[[0,1,0,2,1,0,1],[1,0,0,2,1,0,2]],"minutes":{}}`
+	}
+	p, err := ReadPartial("p", strings.NewReader(doc(`[[0,1,0,3,2,0,1]]`)))
+	require.NoError(t, err)
+	r := Finalize(p, FinalOptions{})
+	require.Equal(t, 1, r.Direct.Len())
+	assert.Equal(t, Pair{PairKey: PairKey{Viewer: "a", Owner: "b", Kind: OtherKind, Evidence: ByOwnerField}, Count: 2,
+		Refs: []Ref{{File: "x", Line: 1}}}, r.Direct.At(0))
+	assert.Equal(t, 2, r.BoundPairs)
+	for _, bad := range []string{`[[0,2,0,3,1,0,1]]`, `[[0,1,1,3,1,0,1]]`, `[[0,1,0,3,1,1,1]]`, `[[0,1,0,3,0,0,1]]`,
+		`[[1,0,0,3,1,0,1],[0,1,0,3,1,0,1]]`, `[[0,1,0,9,1,0,1]]`, `[[0,1,0,3,1,0]]`} {
+		_, err := ReadPartial("p", strings.NewReader(doc(bad)))
+		assert.Error(t, err, bad)
+	}
 }
