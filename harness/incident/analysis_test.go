@@ -144,3 +144,17 @@ func TestReportJSONRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(compact), `"direct_pairs":[{"viewer":"ann"`)
 }
+
+// The pair encoder writes what json.MarshalIndent writes, escapes too.
+func TestPairEncoderMatchesEncodingJSON(t *testing.T) {
+	ps := pairsOf([]Pair{
+		{PairKey: PairKey{Viewer: "a\"<b>&\u2028", Owner: "ü\\x\n", Kind: "mail", Evidence: ByBodyHash}, Count: 3, Refs: []Ref{{File: "dir/x.log", Line: 7}}},
+		{PairKey: PairKey{Viewer: "v", Owner: "o", Kind: "attachment", Evidence: ByResource}, Count: 1 << 40, Refs: []Ref{{File: "y\tz", Line: 1 << 40}}},
+	})
+	enc := newPairEncoder(&ps)
+	for i, rec := range ps.recs {
+		want, err := json.MarshalIndent(ps.At(i), "    ", "  ")
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(enc.append(nil, rec)))
+	}
+}

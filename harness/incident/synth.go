@@ -183,14 +183,14 @@ func compareTruth(t *Truth, r *Report) *TruthCheck {
 	}
 	slices.Sort(kinds)
 	for _, k := range kinds {
-		tk := TruthKind{Kind: k, Truth: len(trueOwners[k]), Direct: len(r.directOwnersBy[k]), Bound: len(boundOwners[k]), Covered: true}
+		tk := TruthKind{Kind: k, Truth: len(trueOwners[k]), Direct: r.directOwners[k], Bound: len(boundOwners[k]), Covered: true}
 		for o := range trueOwners[k] {
 			if !boundOwners[k][o] {
 				tk.Covered = false
 			}
 		}
 		tk.Slack = tk.Bound - tk.Truth
-		tk.Model = len(r.modelOwnersBy[k])
+		tk.Model = r.modelOwners[k]
 		if !tk.Covered {
 			c.BoundNeverBelow = false
 		}
