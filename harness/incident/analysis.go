@@ -828,11 +828,11 @@ func (a *Analyzer) Partial() *Partial {
 			Viewed: u.viewed, Persistent: u.persistent}
 	}
 	var recs [][]pairRec
-	p.Names, recs = recsFromMap([]map[uint64]pairVal{a.direct, a.bound}, func(id uint32) string { return a.accs[id].name },
-		func(f uint16) uint16 { return f }, kindRanks(kindTable(p.Options.Kinds)))
+	// The maps are let go as their records are built, before the report
+	// is drawn.
+	p.Names, recs = recsFromMaps([]*map[uint64]pairVal{&a.direct, &a.bound}, func(id uint32) string { return a.accs[id].name },
+		kindRanks(kindTable(p.Options.Kinds)))
 	p.Direct, p.Bound = recs[0], recs[1]
-	// The maps are done with: let them go before the report is drawn.
-	a.direct, a.bound = nil, nil
 	for k, h := range a.hashes {
 		hp := HashPartial{Path: k.path, Hash: k.hash}
 		for u, c := range h.counts {

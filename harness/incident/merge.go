@@ -307,8 +307,8 @@ func Merge(ps []*Partial) (*Partial, error) {
 	out.Known = slices.Compact(known)
 	slices.Sort(out.Instances)
 	var recs [][]pairRec
-	out.Names, recs = recsFromMap([]map[uint64]pairVal{direct, bound}, func(id uint32) string { return userNames[id] },
-		func(f uint16) uint16 { return f }, kindRanks(kindTable(out.Options.Kinds)))
+	out.Names, recs = recsFromMaps([]*map[uint64]pairVal{&direct, &bound}, func(id uint32) string { return userNames[id] },
+		kindRanks(kindTable(out.Options.Kinds)))
 	out.Direct, out.Bound = recs[0], recs[1]
 	for k, m := range hashes {
 		h := HashPartial{Path: k[0], Hash: k[1]}

@@ -153,39 +153,41 @@ func cmpU32(a, b uint32) int {
 	return 1
 }
 
-// recsFromMap turns an analysis' or a merge's pair map into sorted records
-// over a sorted table of the names they use.
-func recsFromMap(ms []map[uint64]pairVal, name func(uint32) string, file func(uint16) uint16, ranks []uint8) ([]string, [][]pairRec) {
+// recsFromMaps turns an analysis' or a merge's pair maps into sorted
+// records over a sorted table of the names they use. Each map is taken
+// from *ms[i] and the pointer cleared once its records are built, so that
+// the map and its records are not both held for every map at once.
+func recsFromMaps(ms []*map[uint64]pairVal, name func(uint32) string, ranks []uint8) ([]string, [][]pairRec) {
 	used := map[uint32]bool{}
 	for _, m := range ms {
-		for k := range m {
+		for k := range *m {
 			v, o, _, _ := unpackPairKey(k)
 			used[v], used[o] = true, true
 		}
 	}
 	ids := make([]uint32, 0, len(used))
+	maxID := uint32(0)
 	for id := range used {
 		ids = append(ids, id)
+		maxID = max(maxID, id)
 	}
 	slices.SortFunc(ids, func(a, b uint32) int { return strings.Compare(name(a), name(b)) })
 	names := make([]string, len(ids))
-	maxID := uint32(0)
-	for _, id := range ids {
-		maxID = max(maxID, id)
-	}
 	index := make([]uint32, maxID+1)
 	for i, id := range ids {
 		names[i] = name(id)
 		index[id] = uint32(i)
 	}
 	out := make([][]pairRec, len(ms))
-	for i, m := range ms {
+	for i, mp := range ms {
+		m := *mp
 		recs := make([]pairRec, 0, len(m))
 		for k, pv := range m {
 			v, o, kind, ev := unpackPairKey(k)
 			f, line := unpackRef(pv.ref)
-			recs = append(recs, pairRec{Viewer: index[v], Owner: index[o], Kind: kind, Ev: ev, File: file(f), Line: line, Count: pv.count})
+			recs = append(recs, pairRec{Viewer: index[v], Owner: index[o], Kind: kind, Ev: ev, File: f, Line: line, Count: pv.count})
 		}
+		*mp, m = nil, nil
 		// Sorted by one packed key, the order of recCompare: a comparison
 		// of two integers per step rather than four fields.
 		slices.SortFunc(recs, func(x, y pairRec) int {
