@@ -73,7 +73,8 @@ Examples:
   crosstalk fuzz -plan incident.json -url http://127.0.0.1:8080   # shrink the log's plan: incident.min.json
   crosstalk replay -plan leak.json -n 50
 
-Exit codes: 0 no leak found within the budget, 1 leak found (plan saved),
+Exit codes: 0 no leak found within the budget (with -plan: the plan did not
+leak), 1 leak found (plan saved),
 2 usage or config error, 3 inconclusive (setup failed or the run was cut short).
 `
 
