@@ -147,10 +147,11 @@ func TestReportJSONRoundTrip(t *testing.T) {
 
 // The pair encoder writes what json.MarshalIndent writes, escapes too.
 func TestPairEncoderMatchesEncodingJSON(t *testing.T) {
-	ps := pairsOf([]Pair{
+	ps, err := pairsOf([]Pair{
 		{PairKey: PairKey{Viewer: "a\"<b>&\u2028", Owner: "ü\\x\n", Kind: "mail", Evidence: ByBodyHash}, Count: 3, Refs: []Ref{{File: "dir/x.log", Line: 7}}},
 		{PairKey: PairKey{Viewer: "v", Owner: "o", Kind: "attachment", Evidence: ByResource}, Count: 1 << 40, Refs: []Ref{{File: "y\tz", Line: 1 << 40}}},
 	})
+	require.NoError(t, err)
 	enc := newPairEncoder(&ps)
 	for i, rec := range ps.recs {
 		want, err := json.MarshalIndent(ps.At(i), "    ", "  ")

@@ -27,7 +27,7 @@ func heapOfAnalysis(t testing.TB, o SynthOptions) (heap uint64, pairs int, lines
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	pairs = len(a.direct) + len(a.bound)
-	require.Equal(t, len(truth.Pairs), len(a.direct), "the direct pairs are the true ones")
+	require.Equal(t, truth.Pairs.Len(), len(a.direct), "the direct pairs are the true ones")
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(&log)
 	runtime.KeepAlive(m)

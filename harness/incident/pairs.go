@@ -250,8 +250,45 @@ func (ps *Pairs) has(viewer, owner, kind string) bool {
 
 // pairsOf builds a list from pairs given by name, for a report read back
 // from JSON and for the few pairs of shared bodies.
-func pairsOf(ps []Pair) Pairs {
-	var l Pairs
+func pairsOf(ps []Pair) (Pairs, error) {
+	var b pairsBuilder
+	for _, p := range ps {
+		if err := b.add(p); err != nil {
+			return Pairs{}, err
+		}
+	}
+	return b.done(), nil
+}
+
+// pairsBuilder gathers pairs one at a time into records, for a list read
+// from a file too big to hold as strings.
+type pairsBuilder struct {
+	ids          map[string]uint32
+	names, kinds []string
+	files        []string
+	recs         []pairRec
+}
+
+func (b *pairsBuilder) add(p Pair) error {
+	ev, ok := evidenceCode(p.Evidence)
+	if !ok {
+		return fmt.Errorf("pair %s → %s: no such evidence %q", p.Viewer, p.Owner, p.Evidence)
+	}
+	if len(b.kinds) >= 255 || len(b.files) >= 1<<16-1 || len(b.names) >= maxUsers {
+		return errors.New("too many kinds, files or users")
+	}
+	if b.ids == nil {
+		b.ids = map[string]uint32{}
+	}
+	id := func(n string) uint32 {
+		i, ok := b.ids[n]
+		if !ok {
+			i = uint32(len(b.names))
+			b.ids[n] = i
+			b.names = append(b.names, n)
+		}
+		return i
+	}
 	idx := func(tab *[]string, s string) int {
 		if i := slices.Index(*tab, s); i >= 0 {
 			return i
@@ -259,24 +296,35 @@ func pairsOf(ps []Pair) Pairs {
 		*tab = append(*tab, s)
 		return len(*tab) - 1
 	}
-	names := map[string]bool{}
-	for _, p := range ps {
-		names[p.Viewer], names[p.Owner] = true, true
+	r := pairRec{Viewer: id(p.Viewer), Owner: id(p.Owner), Kind: uint8(idx(&b.kinds, p.Kind)), Ev: ev, Count: p.Count}
+	if len(p.Refs) > 0 {
+		r.File, r.Line = uint16(idx(&b.files, p.Refs[0].File)), p.Refs[0].Line
+	} else {
+		r.File = uint16(idx(&b.files, ""))
 	}
-	l.names = sortedKeys(names)
-	for _, p := range ps {
-		v, _ := slices.BinarySearch(l.names, p.Viewer)
-		o, _ := slices.BinarySearch(l.names, p.Owner)
-		ev, _ := evidenceCode(p.Evidence)
-		r := pairRec{Viewer: uint32(v), Owner: uint32(o), Kind: uint8(idx(&l.kinds, p.Kind)), Ev: ev, Count: p.Count}
-		if len(p.Refs) > 0 {
-			r.File, r.Line = uint16(idx(&l.files, p.Refs[0].File)), p.Refs[0].Line
-		} else {
-			r.File = uint16(idx(&l.files, ""))
-		}
-		l.recs = append(l.recs, r)
+	b.recs = append(b.recs, r)
+	return nil
+}
+
+// done numbers the names in sorted order and sorts the records as
+// [sortPairs] sorts pairs.
+func (b *pairsBuilder) done() Pairs {
+	order := make([]uint32, len(b.names))
+	for i := range order {
+		order[i] = uint32(i)
 	}
-	return l
+	slices.SortFunc(order, func(x, y uint32) int { return strings.Compare(b.names[x], b.names[y]) })
+	to := make([]uint32, len(b.names))
+	names := make([]string, len(b.names))
+	for i, id := range order {
+		to[id], names[i] = uint32(i), b.names[id]
+	}
+	for i := range b.recs {
+		b.recs[i].Viewer, b.recs[i].Owner = to[b.recs[i].Viewer], to[b.recs[i].Owner]
+	}
+	ranks := kindRanks(b.kinds)
+	slices.SortStableFunc(b.recs, func(x, y pairRec) int { return recCompare(x, y, ranks) })
+	return Pairs{names: names, kinds: b.kinds, files: b.files, recs: b.recs}
 }
 
 // MarshalJSON writes the pairs as a JSON array of [Pair].
@@ -294,8 +342,13 @@ func (ps *Pairs) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
-	if len(in) > 0 {
-		*ps = pairsOf(in)
+	if len(in) == 0 {
+		return nil
 	}
+	l, err := pairsOf(in)
+	if err != nil {
+		return err
+	}
+	*ps = l
 	return nil
 }
