@@ -36,6 +36,9 @@ type Config struct {
 	// rapid's fail files, and one that still fails is shrunk instead of
 	// searching afresh.
 	Saved []SavedPlan
+	// SavedOnly shrinks a saved plan that still fails and draws no random
+	// plans: crosstalk fuzz -plan, for a plan from elsewhere (a log).
+	SavedOnly bool
 	// Progress, if set, is told what the search is doing.
 	Progress func(Event)
 }
@@ -68,7 +71,9 @@ type Result struct {
 	// plan that still failed, if one did.
 	Seed      uint64
 	FromSaved string
-	Original  harness.Plan
+	// Given is set when FromSaved is the plan a SavedOnly search was given.
+	Given    bool
+	Original harness.Plan
 	// Plans is how many random plans were drawn and run.
 	Plans    int
 	Shrink   ShrinkResult
@@ -147,7 +152,7 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 		}
 	}
 	gen := PlanGen(cfg.Vocab, cfg.Gen)
-	for i := 0; !res.Found && i < cfg.MaxPlans && time.Now().Before(deadline); i++ {
+	for i := 0; !res.Found && !cfg.SavedOnly && i < cfg.MaxPlans && time.Now().Before(deadline); i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -177,6 +182,7 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 	if !res.Found {
 		return res, nil
 	}
+	res.Given = cfg.SavedOnly
 	emit(Event{Kind: "found", Seed: res.Seed, Steps: res.Original.Len()})
 	t0 := time.Now()
 	sh := &Shrinker{Exec: exec, Delta: cfg.Delta, KMax: cfg.KMax, Deadline: deadline,

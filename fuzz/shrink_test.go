@@ -191,3 +191,25 @@ func TestSearchFindsShrinksAndMeasures(t *testing.T) {
 	require.NoError(t, f.Check())
 	assert.Equal(t, res.Measured, f.Reproduction)
 }
+
+// With SavedOnly, a given plan that leaks is shrunk, and one that does not
+// ends the search with nothing found and no random plan drawn.
+func TestSearchSavedOnlyShrinksTheGivenPlan(t *testing.T) {
+	exec := &flakyLastLogin{rng: rand.New(rand.NewPCG(13, 13)), rate: 0.6}
+	big := firstFailing(t, exec, 7)
+	require.Greater(t, big.Len(), 2)
+	res, err := Search(context.Background(), exec, Config{Vocab: webmailVocab(), Seed: 1, Measure: 10, SavedOnly: true,
+		Saved: []SavedPlan{{Path: "given.json", File: &File{Plan: big}}}})
+	require.NoError(t, err)
+	require.True(t, res.Found)
+	assert.Equal(t, "given.json", res.FromSaved)
+	assert.Zero(t, res.Plans, "no random plan is drawn")
+	assert.Equal(t, 2, res.Shrink.Plan.Len(), "shrunk to the two overlapping profile reads")
+
+	quiet := harness.Plan{Bursts: []harness.Burst{{Steps: []harness.Step{{User: "user1", Request: "inbox"}, {User: "user2", Request: "inbox"}}}}}
+	res, err = Search(context.Background(), exec, Config{Vocab: webmailVocab(), Seed: 1, Measure: 10, SavedOnly: true,
+		Saved: []SavedPlan{{Path: "quiet.json", File: &File{Plan: quiet}}}})
+	require.NoError(t, err)
+	assert.False(t, res.Found)
+	assert.Zero(t, res.Plans, "no random plan is drawn")
+}

@@ -228,7 +228,10 @@ func Report(res *Result, f *File, savedAt string) string {
 	m := res.Measured
 	lo, hi := m.Interval95()
 	from := fmt.Sprintf("seed %d", res.Seed)
-	if res.FromSaved != "" {
+	switch {
+	case res.Given:
+		from = "the given plan " + res.FromSaved
+	case res.FromSaved != "":
 		from = "saved plan " + res.FromSaved
 	}
 	fmt.Fprintf(&b, "  found by %s (%d steps), shrunk to %d steps in %d bursts with %d users in %v (%d runs)\n",
@@ -240,7 +243,10 @@ func Report(res *Result, f *File, savedAt string) string {
 		fmt.Fprintf(&b, "  the leak is %s: %s\n", res.Persistence, persistenceMeans(res.Persistence))
 	}
 	fmt.Fprintf(&b, "  runs: %s sessions, %s\n", orNone(f.Sessions, "fresh"), resetPhrase(f.Reset))
-	if savedAt != "" {
+	switch {
+	case savedAt != "" && res.Given:
+		fmt.Fprintf(&b, "  saved to %s\n", savedAt)
+	case savedAt != "":
 		fmt.Fprintf(&b, "  saved to %s; it is re-run first next time\n", savedAt)
 	}
 	pj, _ := json.MarshalIndent(res.Shrink.Plan, "  ", "  ")

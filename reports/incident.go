@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -14,11 +13,10 @@ import (
 // every renderer of crosstalk (the HTML report too) can show it from the
 // same [incident.Report].
 
-// IncidentJSON writes the incident report as indented JSON.
+// IncidentJSON writes the incident report as indented JSON, its pairs one
+// at a time.
 func IncidentJSON(w io.Writer, r *incident.Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return r.WriteJSON(w)
 }
 
 // maxIncidentPairs bounds the pairs listed in markdown; the JSON and the
@@ -98,12 +96,13 @@ func IncidentMarkdown(w io.Writer, r *incident.Report) error {
 
 	incidentTimeline(&b, r)
 
-	fmt.Fprintf(&b, "\n## Direct evidence\n\n%d viewer → owner pairs.\n\n", len(r.Direct))
-	if len(r.Direct) > 0 {
-		b.WriteString("| viewer | owner | data | responses | evidence | lines |\n|---|---|---|---|---|---|\n")
-		for i, p := range r.Direct {
+	fmt.Fprintf(&b, "\n## Direct evidence\n\n%d viewer → owner pairs, each with its first evidence line.\n\n", r.Direct.Len())
+	if r.Direct.Len() > 0 {
+		b.WriteString("| viewer | owner | data | responses | evidence | first line |\n|---|---|---|---|---|---|\n")
+		for i := range r.Direct.Len() {
+			p := r.Direct.At(i)
 			if i == maxIncidentPairs {
-				fmt.Fprintf(&b, "\n… and %d more pairs (see the JSON report).\n", len(r.Direct)-maxIncidentPairs)
+				fmt.Fprintf(&b, "\n… and %d more pairs (see the JSON report).\n", r.Direct.Len()-maxIncidentPairs)
 				break
 			}
 			refs := make([]string, len(p.Refs))

@@ -19,6 +19,7 @@ import (
 
 const fuzzUsage = `
 Usage: crosstalk fuzz -target SPEC [flags]
+       crosstalk fuzz -plan FILE [-target SPEC] [flags]
 
 Draws random plans (bursts of reads, writes, re-logins, logouts and client
 cancels, biased towards few users with many overlaps) with rapid, fires each
@@ -35,6 +36,15 @@ smallest failing plan so far.
 
 Saved plans of the same target in -dir are re-run first, the way rapid
 re-runs its fail files: a bug that is still there is reported at once.
+
+With -plan FILE, fuzz draws no plans: it runs the given plan (one that
+crosstalk incident derived from an access log, or any plan file) as many
+times as a shrink candidate would get, and if it leaks shrinks it the same
+way, with the same controls and resets, and writes the minimal plan (by
+default next to FILE, as NAME.min.json). A plan that does not leak ends it
+with exit 0. The spec is the plan's own unless -target is given, and as with
+replay the plan's base URL is used only if it is the spec's or -url's, since
+every user's credentials go there.
 
 Every execution is hermetic as far as the target allows: every user of the
 plan logs in again first, with a new session (spec "sessions: keep" turns
@@ -59,9 +69,12 @@ Examples:
   crosstalk fuzz -target spec.yaml -o leak.json -emit-test service/leak_crosstalk_test.go
   crosstalk fuzz -target nginx.yaml -cache-bust ctbust   # every burst misses the cache together
   crosstalk fuzz -target spec.yaml -reset-cmd 'docker restart mail' -reset-timeout 30s
+  crosstalk incident -log access.log -spec spec.yaml -plan-out incident.json ...
+  crosstalk fuzz -plan incident.json -url http://127.0.0.1:8080   # shrink the log's plan: incident.min.json
   crosstalk replay -plan leak.json -n 50
 
-Exit codes: 0 no leak found within the budget, 1 leak found (plan saved),
+Exit codes: 0 no leak found within the budget (with -plan: the plan did not
+leak), 1 leak found (plan saved),
 2 usage or config error, 3 inconclusive (setup failed or the run was cut short).
 `
 
@@ -69,12 +82,14 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "fuzz", fuzzUsage)
 	var (
 		target, baseURL, syncName, out, dir, emit, testPkg, testHandler, cacheBust string
+		planPath                                                                   string
 		seed                                                                       uint64
 		plans, minSteps, maxSteps, measure                                         int
 		budget                                                                     time.Duration
 		insecure, verbose, cross                                                   bool
 	)
-	fs.StringVar(&target, "target", "", "the target spec, YAML or JSON (required)")
+	fs.StringVar(&target, "target", "", "the target spec, YAML or JSON (required, unless -plan names one)")
+	fs.StringVar(&planPath, "plan", "", "shrink this plan `FILE` instead of searching for one")
 	fs.StringVar(&baseURL, "url", "", "replace the spec's base_url")
 	fs.StringVar(&syncName, "sync", harness.SyncBarrier, "burst release strategy: "+strings.Join(harness.SyncNames(), ", "))
 	fs.Uint64Var(&seed, "seed", 0, "rapid seed of the first plan; plan i uses seed+i (0: random)")
@@ -102,6 +117,19 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	if msg := rf.check(); msg != "" {
 		return usageErr(e, "fuzz: %s", msg)
 	}
+	var givenPlan *fuzz.File
+	if planPath != "" {
+		f, err := fuzz.ReadFile(planPath)
+		if err != nil {
+			return usageErr(e, "%v", err)
+		}
+		if target == "" {
+			if target = specOfPlan(planPath, f); target == "" {
+				return usageErr(e, "fuzz: %s names no spec; give -target SPEC", planPath)
+			}
+		}
+		givenPlan = f
+	}
 	if target == "" {
 		return usageErr(e, "fuzz needs -target SPEC (see crosstalk fuzz -h)")
 	}
@@ -126,6 +154,22 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, "%v", err)
 	}
 	specURL := s.BaseURL
+	if givenPlan != nil {
+		// The same checks as replay's: the plan must fit the spec, and its
+		// own base URL never chooses where the credentials go.
+		if err := fuzz.CheckAgainst(givenPlan.Plan, s); err != nil {
+			return usageErr(e, "%s: %v", planPath, err)
+		}
+		if err := givenPlan.CheckTarget(s.BaseURL, baseURL); err != nil {
+			return usageErr(e, "%s: %v", planPath, err)
+		}
+		if rf.sessions == "" && givenPlan.Sessions != "" && s.Sessions != givenPlan.Sessions {
+			rf.sessions = givenPlan.Sessions
+		}
+		if !given["sync"] && givenPlan.Sync != "" {
+			syncName = givenPlan.Sync
+		}
+	}
 	if err := pointAt(e, s, baseURL); err != nil {
 		return usageErr(e, "%v", err)
 	}
@@ -153,7 +197,11 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	}
 	cfg := fuzz.Config{Vocab: vocab, Gen: fuzz.GenOptions{MinSteps: minSteps, MaxSteps: maxSteps, CrossWrites: cross}, Seed: seed,
 		MaxPlans: plans, Budget: budget, Measure: measure}
-	if dir != "" {
+	switch {
+	case givenPlan != nil:
+		cfg.Saved, cfg.SavedOnly = []fuzz.SavedPlan{{Path: planPath, File: givenPlan}}, true
+		fmt.Fprintf(e.stdout, "plan: %s, %d steps in %d bursts\n", planPath, givenPlan.Plan.Len(), len(givenPlan.Plan.Bursts))
+	case dir != "":
 		saved, problems := fuzz.LoadSaved(dir, s.Name)
 		for _, p := range problems {
 			fmt.Fprintf(e.stderr, "crosstalk: skipping a saved plan: %v\n", p)
@@ -161,11 +209,20 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		cfg.Saved = saved
 		fmt.Fprintf(e.stdout, "saved plans: %d in %s\n", len(saved), dir)
 	}
-	cfg.Progress = fuzzProgress(e, verbose)
+	cfg.Progress = fuzzProgress(e, verbose, givenPlan != nil)
 	res, err := fuzz.Search(ctx, &fuzz.FixtureExecutor{Fixture: fx}, cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 		return harness.ExitInconclusive
+	}
+	if !res.Found && givenPlan != nil {
+		how := "interrupted"
+		if ctx.Err() == nil {
+			how = "nothing to shrink"
+		}
+		fmt.Fprintf(e.stdout, "no leak: the plan %s did not leak at %s (%s); a plan from a log may need -sync, -url or a wider -work of its target, "+
+			"or crosstalk replay -plan %s -n 50 to see its rate\n", planPath, fx.BaseURL(), how, planPath)
+		return 0
 	}
 	if !res.Found {
 		if v, reason := harness.Decide(res.Counts(), s.Limits.MaxErrorRate); v != harness.Isolated {
@@ -187,6 +244,9 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	specPath := target
 	if abs, err := filepath.Abs(target); err == nil {
 		specPath = abs
+	}
+	if out == "" && givenPlan != nil {
+		out = strings.TrimSuffix(planPath, ".json") + ".min.json"
 	}
 	if out == "" {
 		out = res.FromSaved
@@ -287,15 +347,21 @@ func resetWords(name string) string {
 	return "reset first (" + name + ")"
 }
 
-func fuzzProgress(e *env, verbose bool) func(fuzz.Event) {
+func fuzzProgress(e *env, verbose, given bool) func(fuzz.Event) {
 	return func(ev fuzz.Event) {
 		switch ev.Kind {
 		case "saved":
-			verdict := "no longer reproduces"
+			verdict, what := "no longer reproduces", "saved plan"
 			if ev.Failed {
 				verdict = "still leaks"
 			}
-			fmt.Fprintf(e.stdout, "saved plan %s: %s (%d runs)\n", ev.Saved, verdict, ev.Estimate.Runs)
+			if given {
+				verdict, what = "no leak", "plan"
+				if ev.Failed {
+					verdict = "leaked"
+				}
+			}
+			fmt.Fprintf(e.stdout, "%s %s: %s (%d runs)\n", what, ev.Saved, verdict, ev.Estimate.Runs)
 		case "sync":
 			if m := ev.Estimate; m.Runs > 0 && m.Broken == m.Runs {
 				fmt.Fprintf(e.stdout, "  with -sync %-8s the minimal plan could not run: every request of its %d runs failed\n", ev.Sync, m.Runs)
@@ -303,6 +369,10 @@ func fuzzProgress(e *env, verbose bool) func(fuzz.Event) {
 			}
 			fmt.Fprintf(e.stdout, "  with -sync %-8s the minimal plan reproduced in %d of %d runs\n", ev.Sync, ev.Estimate.Fails, ev.Estimate.Runs)
 		case "found":
+			if given {
+				fmt.Fprintf(e.stdout, "shrinking its %d steps\n", ev.Steps)
+				return
+			}
 			fmt.Fprintf(e.stdout, "seed %d drew a %d-step plan that leaked; shrinking\n", ev.Seed, ev.Steps)
 		case "candidate":
 			c := ev.Candidate

@@ -6,12 +6,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crosstalk/crosstalk/fuzz"
+	"github.com/crosstalk/crosstalk/harness"
 )
 
 // fuzz finds the last-login leak from random plans of at least 20 steps,
@@ -72,7 +75,7 @@ func TestFuzzFindsNothingOnTheFixedWebmail(t *testing.T) {
 // would read as a measured rate.
 func TestFuzzSaysWhenAStrategyCouldNotRun(t *testing.T) {
 	var out bytes.Buffer
-	show := fuzzProgress(&env{stdout: &out}, false)
+	show := fuzzProgress(&env{stdout: &out}, false, false)
 	show(fuzz.Event{Kind: "sync", Sync: "h2", Estimate: fuzz.Estimate{Runs: 20, Broken: 20}})
 	show(fuzz.Event{Kind: "sync", Sync: "barrier", Estimate: fuzz.Estimate{Runs: 20, Fails: 0, Broken: 3}})
 	assert.Equal(t, "  with -sync h2       the minimal plan could not run: every request of its 20 runs failed\n"+
@@ -97,4 +100,66 @@ func TestFuzzAndReplayUsageErrorsExit2(t *testing.T) {
 		assert.Equal(t, 2, r.code, "%v\n%s", args, r.stderr)
 		assert.NotContains(t, r.stderr, "panic", "%v", args)
 	}
+}
+
+// writePlan saves a plan file as crosstalk incident or a user would.
+func writePlan(t *testing.T, baseURL string, bursts ...[]harness.Step) string {
+	t.Helper()
+	spec, err := filepath.Abs(webmailSpec)
+	require.NoError(t, err)
+	f := &fuzz.File{Version: fuzz.FileVersion, Spec: spec, SpecName: "webmail", BaseURL: baseURL, Sync: harness.SyncBarrier}
+	for _, b := range bursts {
+		f.Plan.Bursts = append(f.Plan.Bursts, harness.Burst{Steps: b})
+	}
+	path := filepath.Join(t.TempDir(), "given.json")
+	require.NoError(t, f.WriteFile(path))
+	return path
+}
+
+// fuzz -plan shrinks a given plan instead of searching: a plan of logins
+// and reads in three bursts, as one derived from a log looks, comes down
+// to the overlapping profile reads; a plan that does not leak says so and
+// exits 0; and the plan's own base URL never chooses where the
+// credentials go.
+func TestFuzzPlanShrinksAGivenPlan(t *testing.T) {
+	url := serve(t, "-bug", "lastlogin", "-work", "1ms")
+	plan := writePlan(t, url,
+		[]harness.Step{{User: "user1", Request: harness.LoginStep}, {User: "user2", Request: "inbox"}, {User: "user3", Request: "inbox"}},
+		[]harness.Step{{User: "user1", Request: "profile"}, {User: "user2", Request: "profile"}, {User: "user3", Request: "profile"},
+			{User: "user4", Request: "inbox"}},
+		[]harness.Step{{User: "user4", Request: "profile", Offset: 2 * time.Millisecond}, {User: "user2", Request: "inbox"}})
+	r := crosstalk(t, "fuzz", "-plan", plan, "-url", url, "-measure", "20", "-budget", "2m", "-yield=false")
+	require.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "plan: "+plan+", 9 steps in 3 bursts")
+	assert.NotContains(t, r.stdout, "drew a", "no random plan is drawn")
+	out := strings.TrimSuffix(plan, ".json") + ".min.json"
+	assert.Contains(t, r.stdout, "crosstalk replay -plan "+out)
+	f, err := fuzz.ReadFile(out)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, f.Plan.Len(), 2, "a leak needs two requests")
+	assert.Less(t, f.Plan.Len(), 9, r.stdout)
+	assert.Equal(t, 9, f.OriginalSteps)
+	assert.Equal(t, 20, f.Reproduction.Runs)
+	assert.Positive(t, f.Reproduction.Fails, "the minimal plan reproduces")
+	profiles := 0
+	for _, b := range f.Plan.Bursts {
+		for _, st := range b.Steps {
+			if st.Request == "profile" {
+				profiles++
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, profiles, 2, "the cause is kept: two profile reads together")
+
+	quiet := writePlan(t, url, []harness.Step{{User: "user1", Request: "inbox"}, {User: "user2", Request: "inbox"}})
+	r = crosstalk(t, "fuzz", "-plan", quiet, "-url", url, "-measure", "5", "-yield=false")
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "no leak: the plan "+quiet+" did not leak")
+	assert.NoFileExists(t, strings.TrimSuffix(quiet, ".json")+".min.json")
+
+	// Without -url the spec's URL is the target, and the plan, found
+	// elsewhere, is refused rather than sent there or to its own URL.
+	r = crosstalk(t, "fuzz", "-plan", plan, "-yield=false")
+	require.Equal(t, 2, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, "give -url "+url)
 }

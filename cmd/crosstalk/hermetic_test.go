@@ -1,7 +1,13 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -145,4 +151,48 @@ func mostLoginsInOneBurst(p harness.Plan) int {
 		most = max(most, n)
 	}
 	return most
+}
+
+// serve takes -reset-token and -access-log together: the log goes on
+// across a reset, and crosstalk incident reads it.
+func TestServeResetTokenWithAccessLog(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "access.log")
+	url := serve(t, "-bug", "lastlogin", "-reset-token", "tok", "-access-log", log)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer c.CloseIdleConnections()
+	post := func(path string, form neturl.Values, header http.Header) int {
+		method := http.MethodPost
+		if form == nil && header == nil {
+			method = http.MethodGet
+		}
+		req, err := http.NewRequest(method, url+path, strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		if header != nil {
+			req.Header = header
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusSeeOther, post("/login", neturl.Values{"login": {"user1"}, "password": {"pw-user1"}}, http.Header{}))
+	require.Equal(t, http.StatusOK, post("/profile", nil, nil))
+	require.Equal(t, http.StatusNoContent, post("/_reset", nil, http.Header{"X-Reset-Token": {"tok"}}))
+	require.Equal(t, http.StatusSeeOther, post("/login", neturl.Values{"login": {"user2"}, "password": {"pw-user2"}}, http.Header{}))
+	require.Equal(t, http.StatusOK, post("/profile", nil, nil))
+	b, err := os.ReadFile(log)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	require.Len(t, lines, 5, "%s", b)
+	assert.Contains(t, lines[2], `"uri":"/_reset"`)
+	assert.Contains(t, lines[2], `"status":"204"`)
+	assert.Contains(t, lines[4], `"user":"user2","session"`, "the new server's session has its user in the log")
+	r := crosstalk(t, "incident", "-log", log, "-format", "json")
+	require.Equal(t, 0, r.code, "no leak here\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, `"parsed": 3`, "the two profiles, and the reset sent with user1's cookie")
+	assert.Contains(t, r.stdout, `"unattributed": 2`, "the logins")
 }

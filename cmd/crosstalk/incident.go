@@ -507,7 +507,7 @@ func finishIncident(e *env, p *incident.Partial, out incidentOutput, users []str
 	default:
 		return usageErr(e, "-format %q: want markdown, json or none", out.format)
 	}
-	if len(r.Direct) > 0 {
+	if r.Direct.Len() > 0 {
 		return 1
 	}
 	return 0
@@ -571,7 +571,7 @@ func synthesize(e *env, dir string, o incident.SynthOptions) int {
 	fmt.Fprintf(e.stdout, "synthesized the 2008 incident: %d users, %d instances, %s to %s, bug live from %s, blocking %s to %s, W %v\n",
 		o.Users, o.Instances, o.Start.Format("15:04"), o.End.Format("15:04"), o.Deploy.Format("15:04"), o.BlockFrom.Format("15:04"), o.BlockAll.Format("15:04"), o.Window)
 	fmt.Fprintf(e.stdout, "%d lines in %s (no user field: the session is mapped by %s); ground truth in %s: %d pairs, owners by kind %v\n",
-		truth.Lines, logPath, sessPath, truthPath, len(truth.Pairs), truth.Owners)
+		truth.Lines, logPath, sessPath, truthPath, truth.Pairs.Len(), truth.Owners)
 	fmt.Fprintf(e.stdout, "analyse it:\n  crosstalk incident -log %s -sessions %s -deploy %s -classes '%s' -window %v -truth %s\n",
 		logPath, sessPath, o.Deploy.Format(time.RFC3339), incident.SynthClasses[0], o.Window, truthPath)
 	return 0

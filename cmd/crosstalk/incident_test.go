@@ -65,7 +65,7 @@ func TestIncidentAgreesWithRunPairForPair(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &rep))
 	logged := map[[2]string]int64{}
-	for _, p := range rep.Direct {
+	for p := range rep.Direct.All() {
 		assert.Equal(t, incident.ByOwnerField, p.Evidence, "%+v", p)
 		assert.Equal(t, "profile", p.Kind)
 		logged[[2]string{p.Viewer, p.Owner}] += p.Count
@@ -92,6 +92,15 @@ func TestIncidentAgreesWithRunPairForPair(t *testing.T) {
 	pj, _ := json.Marshal(pf.Plan)
 	t.Logf("derived plan: %d steps in %d bursts %s; replay: %s", pf.Plan.Len(), len(pf.Plan.Bursts), pj, strings.TrimSpace(r.stdout))
 	assert.Equal(t, 1, r.code, "the derived plan reproduces the leak\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+
+	// fuzz -plan shrinks it to a plan that still holds the cause.
+	r = crosstalk(t, "fuzz", "-plan", planPath, "-url", pf.BaseURL, "-measure", "10", "-budget", "1m", "-yield=false")
+	require.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	mf, err := fuzz.ReadFile(strings.TrimSuffix(planPath, ".json") + ".min.json")
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, mf.Plan.Len(), 2, r.stdout)
+	assert.LessOrEqual(t, mf.Plan.Len(), pf.Plan.Len(), r.stdout)
+	assert.Positive(t, mf.Reproduction.Fails, r.stdout)
 }
 
 func TestIncidentSynthesizeAndShards(t *testing.T) {

@@ -85,15 +85,7 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, "replay: %s names no spec; give -target SPEC", planPath)
 	}
 	if target == "" {
-		target = f.Spec
-		if !filepath.IsAbs(target) {
-			// fuzz writes the spec path relative to the plan file, so that
-			// a plan kept in a repository replays from any checkout; an
-			// older or hand-written one may be relative to here.
-			if p := filepath.Join(filepath.Dir(planPath), f.Spec); fileExists(p) {
-				target = p
-			}
-		}
+		target = specOfPlan(planPath, f)
 	}
 	s, err := spec.LoadContext(ctx, target)
 	if err != nil {
@@ -217,4 +209,17 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// specOfPlan is the spec a plan file names. fuzz writes the spec path
+// relative to the plan file, so that a plan kept in a repository replays
+// from any checkout; an older or hand-written one may be relative to here.
+func specOfPlan(planPath string, f *fuzz.File) string {
+	target := f.Spec
+	if target != "" && !filepath.IsAbs(target) {
+		if p := filepath.Join(filepath.Dir(planPath), f.Spec); fileExists(p) {
+			target = p
+		}
+	}
+	return target
 }

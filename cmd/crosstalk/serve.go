@@ -38,8 +38,10 @@ Examples:
 -access-log appends one JSON line per request in the format crosstalk incident
 reads: the times with µs decimals, the connection, the session's user, a digest
 of the session, the status, the bytes, a hash of the body and, for /profile,
-the owner of the data the page was rendered from.
+the owner of the data the page was rendered from. With -reset-token too, the
+log goes on across resets (a reset is a line of its own, with no user):
   crosstalk serve -bug conndesync -reset-token s3cret   # with a spec whose reset: sends it
+  crosstalk serve -bug lastlogin -reset-token s3cret -access-log access.log
 `
 
 // serveHelp is the usage with every bug variant and what it does.
@@ -97,12 +99,6 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
-	if resetToken != "" {
-		if accessLog != "" {
-			return usageErr(e, "serve: -reset-token and -access-log cannot be combined yet: a reset replaces the server the log wraps")
-		}
-		return serveResettable(ctx, e, webmail.Options{Bug: b, Users: users, Work: work, ReportArrival: arrival}, addr, resetToken)
-	}
 	o := webmail.Options{Bug: b, Users: users, Work: work, ReportArrival: arrival, Instance: instance}
 	if accessLog != "" {
 		f, err := os.OpenFile(accessLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -111,6 +107,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		defer f.Close()
 		o.AccessLog = f
+	}
+	if resetToken != "" {
+		return serveResettable(ctx, e, o, addr, resetToken)
 	}
 	srv, err := webmail.Start(addr, o)
 	if err != nil {

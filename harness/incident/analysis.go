@@ -57,9 +57,6 @@ var ErrTooManyBad = errors.New("too many malformed lines")
 // maxBadListed bounds the malformed lines listed by number; all are counted.
 const maxBadListed = 100
 
-// maxRefs is how many evidence lines are kept per pair.
-const maxRefs = 3
-
 // Ref points at a log line.
 type Ref struct {
 	File string `json:"file"`
@@ -71,23 +68,6 @@ func refLess(a, b Ref) bool {
 		return a.File < b.File
 	}
 	return a.Line < b.Line
-}
-
-// addRef keeps the maxRefs smallest refs, so that merged shards keep the
-// same ones as a single pass.
-func addRef(rs []Ref, r Ref) []Ref {
-	i := sort.Search(len(rs), func(i int) bool { return !refLess(rs[i], r) })
-	if i < len(rs) && rs[i] == r {
-		return rs
-	}
-	if i >= maxRefs {
-		return rs
-	}
-	rs = slices.Insert(rs, i, r)
-	if len(rs) > maxRefs {
-		rs = rs[:maxRefs]
-	}
-	return rs
 }
 
 // Evidence is what a direct pair rests on.
@@ -111,7 +91,7 @@ type PairKey struct {
 }
 
 // Pair is an exposure with how many responses (or, for the bound, request
-// pairs) it rests on and the first evidence lines.
+// pairs) it rests on and its first evidence line (Refs holds one).
 type Pair struct {
 	PairKey
 	Count int64 `json:"count"`
@@ -217,14 +197,15 @@ type Analyzer struct {
 	paths      map[string]pathInfo
 	pathNames  []string
 	instances  map[string]*window
-	direct     map[PairKey]*Pair
-	bound      map[PairKey]*Pair
-	hashes     map[hashKey]*hashAcc
-	sessions   map[string]*sessionAcc
-	minutes    map[int64]*minuteAcc
-	lastMin    int64
-	lastMinP   *minuteAcc
-	samples    []Sample
+	// direct and bound are keyed by pairKeyOf: per pair a 24-byte slot.
+	direct   map[uint64]pairVal
+	bound    map[uint64]pairVal
+	hashes   map[hashKey]*hashAcc
+	sessions map[string]*sessionAcc
+	minutes  map[int64]*minuteAcc
+	lastMin  int64
+	lastMinP *minuteAcc
+	samples  []Sample
 
 	files []FileStat
 	cur   *FileStat
@@ -241,7 +222,7 @@ type Analyzer struct {
 // NewAnalyzer checks the options and returns an empty analyzer.
 func NewAnalyzer(opts Options) (*Analyzer, error) {
 	a := &Analyzer{opts: opts, users: map[string]uint32{}, paths: map[string]pathInfo{},
-		instances: map[string]*window{}, direct: map[PairKey]*Pair{}, bound: map[PairKey]*Pair{},
+		instances: map[string]*window{}, direct: map[uint64]pairVal{}, bound: map[uint64]pairVal{},
 		hashes: map[hashKey]*hashAcc{}, sessions: map[string]*sessionAcc{}, minutes: map[int64]*minuteAcc{},
 		kindIdx: map[string]uint8{}, lastMin: -1 << 62}
 	a.pathNames = []string{""}
@@ -341,6 +322,9 @@ func (a *Analyzer) Feed(in Input) error {
 		}
 		a.cur.Formats[e.Format]++
 		a.entry(e, uid)
+		if len(a.accs) > maxUsers {
+			return fmt.Errorf("line %d: more than %d distinct users", e.Line, maxUsers)
+		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrTooManyBad) {
@@ -481,7 +465,7 @@ func (a *Analyzer) entry(e *Entry, mapped uint32) {
 			a.session(e.Session, acc.name, e.Client)
 			acc.lastSess, acc.lastAddr = string(e.Session), string(e.Client)
 		}
-		leak = a.directEvidence(e, acc, pi, mp)
+		leak = a.directEvidence(e, uid, acc, pi, mp)
 	}
 	if !a.windows {
 		return
@@ -502,14 +486,14 @@ func (a *Analyzer) entry(e *Entry, mapped uint32) {
 
 // directEvidence counts what the line itself proves, and says whether it
 // shows the user another's data.
-func (a *Analyzer) directEvidence(e *Entry, acc *userAcc, pi pathInfo, mp *minuteAcc) bool {
-	kind := a.kindOf[pi.kind]
-	ref := Ref{File: a.cur.Name, Line: e.Line}
+func (a *Analyzer) directEvidence(e *Entry, uid uint32, acc *userAcc, pi pathInfo, mp *minuteAcc) bool {
+	ref := packRef(a.fileN, e.Line)
 	if len(e.Owner) > 0 {
 		if string(e.Owner) == acc.name {
 			return false
 		}
-		a.addDirect(PairKey{Viewer: acc.name, Owner: string(e.Owner), Kind: kind, Evidence: ByOwnerField}, ref, acc, mp)
+		o, _ := a.user(e.Owner)
+		a.addDirect(pairKeyOf(uid, o, pi.kind, evOwnerField), ref, acc, mp)
 		return true
 	}
 	if a.opts.Resources != nil && e.Status >= 200 && e.Status < 300 {
@@ -517,7 +501,8 @@ func (a *Analyzer) directEvidence(e *Entry, acc *userAcc, pi pathInfo, mp *minut
 			if o == acc.name {
 				return false
 			}
-			a.addDirect(PairKey{Viewer: acc.name, Owner: o, Kind: kind, Evidence: ByResource}, ref, acc, mp)
+			oid, _ := a.user([]byte(o))
+			a.addDirect(pairKeyOf(uid, oid, pi.kind, evResource), ref, acc, mp)
 			return true
 		}
 	}
@@ -531,6 +516,7 @@ func (a *Analyzer) directEvidence(e *Entry, acc *userAcc, pi pathInfo, mp *minut
 		h = []byte(fmt.Sprintf("size:%d", e.Bytes))
 	}
 	if len(h) > 0 {
+		r := Ref{File: a.cur.Name, Line: e.Line}
 		k := hashKey{path: string(e.Path), hash: string(h)}
 		ha := a.hashes[k]
 		if ha == nil {
@@ -538,21 +524,27 @@ func (a *Analyzer) directEvidence(e *Entry, acc *userAcc, pi pathInfo, mp *minut
 			a.hashes[k] = ha
 		}
 		ha.counts[acc.name]++
-		if r, ok := ha.refs[acc.name]; !ok || refLess(ref, r) {
-			ha.refs[acc.name] = ref
+		if old, ok := ha.refs[acc.name]; !ok || refLess(r, old) {
+			ha.refs[acc.name] = r
 		}
 	}
 	return false
 }
 
-func (a *Analyzer) addDirect(k PairKey, ref Ref, acc *userAcc, mp *minuteAcc) {
-	p := a.direct[k]
-	if p == nil {
-		p = &Pair{PairKey: k}
-		a.direct[k] = p
+func (a *Analyzer) fileName(i uint16) string { return a.files[i].Name }
+
+// addPair counts one more exposure of a pair and keeps its first line.
+func (a *Analyzer) addPair(m map[uint64]pairVal, k, ref uint64) {
+	pv, ok := m[k]
+	if !ok || refBefore(ref, pv.ref, a.fileName) {
+		pv.ref = ref
 	}
-	p.Count++
-	p.Refs = addRef(p.Refs, ref)
+	pv.count++
+	m[k] = pv
+}
+
+func (a *Analyzer) addDirect(k, ref uint64, acc *userAcc, mp *minuteAcc) {
+	a.addPair(a.direct, k, ref)
 	acc.viewed++
 	mp.Direct++
 }
@@ -720,14 +712,7 @@ func (a *Analyzer) boundPair(viewer, owner *item) {
 	if !viewer.owned || !viewer.viewerOK || viewer.start+viewer.res < a.deploy {
 		return
 	}
-	k := PairKey{Viewer: a.accs[viewer.user].name, Owner: a.accs[owner.user].name, Kind: a.kindOf[viewer.kind], Evidence: ByMechanism}
-	p := a.bound[k]
-	if p == nil {
-		p = &Pair{PairKey: k}
-		a.bound[k] = p
-	}
-	p.Count++
-	p.Refs = addRef(p.Refs, Ref{File: a.files[viewer.file].Name, Line: viewer.line})
+	a.addPair(a.bound, pairKeyOf(viewer.user, owner.user, viewer.kind, evMechanism), packRef(viewer.file, viewer.line))
 	a.minute(viewer.start).Bound++
 }
 
@@ -842,14 +827,12 @@ func (a *Analyzer) Partial() *Partial {
 		p.Users[u.name] = &UserPartial{Requests: u.requests, Minutes: u.minutes, First: u.first, Last: u.last,
 			Viewed: u.viewed, Persistent: u.persistent}
 	}
-	for _, d := range a.direct {
-		p.Direct = append(p.Direct, *d)
-	}
-	for _, b := range a.bound {
-		p.Bound = append(p.Bound, *b)
-	}
-	sortPairs(p.Direct)
-	sortPairs(p.Bound)
+	var recs [][]pairRec
+	// The maps are let go as their records are built, before the report
+	// is drawn.
+	p.Names, recs = recsFromMaps([]*map[uint64]pairVal{&a.direct, &a.bound}, func(id uint32) string { return a.accs[id].name },
+		kindRanks(kindTable(p.Options.Kinds)))
+	p.Direct, p.Bound = recs[0], recs[1]
 	for k, h := range a.hashes {
 		hp := HashPartial{Path: k.path, Hash: k.hash}
 		for u, c := range h.counts {

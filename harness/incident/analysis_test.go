@@ -2,6 +2,7 @@ package incident
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -50,7 +51,7 @@ func TestEvidenceKindsAndFlags(t *testing.T) {
 	r := Finalize(a.Partial(), FinalOptions{WindowFrom: time.UnixMicro(base), WindowUntil: time.UnixMicro(base + 70_000_000)})
 
 	got := map[PairKey]int64{}
-	for _, p := range r.Direct {
+	for p := range r.Direct.All() {
 		got[p.PairKey] = p.Count
 	}
 	assert.Equal(t, map[PairKey]int64{
@@ -116,4 +117,45 @@ func TestCombinedLogBoundsAtOneSecond(t *testing.T) {
 	assert.Equal(t, 2, r.BoundPairs, "ann and bob logged in the same second: either may have been first")
 	assert.Equal(t, "1s", r.Inputs.Resolution)
 	assert.Contains(t, strings.Join(r.Caveats, "\n"), "one-second timestamps")
+}
+
+// The JSON report writes its pairs one by one, last; it is valid JSON and
+// reads back to the same pairs.
+func TestReportJSONRoundTrip(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(line("judy", "i5", "/profile", 0, 5000, `,"owner":"kate"`))
+	b.WriteString(line("ann", "i5", "/inbox", 10, 5000, `,"owner":"kate"`))
+	b.WriteString(line("ann", "i5", "/inbox", 20, 5000, `,"owner":"kate"`))
+	r := Finalize(analyse(t, Options{}, Input{Name: "t.log", R: strings.NewReader(b.String())}), FinalOptions{})
+	require.Equal(t, 2, r.Direct.Len())
+	var out bytes.Buffer
+	require.NoError(t, r.WriteJSON(&out))
+	require.True(t, json.Valid(out.Bytes()), out.String())
+	var back Report
+	require.NoError(t, json.Unmarshal(out.Bytes(), &back))
+	require.Equal(t, 2, back.Direct.Len())
+	for i := range 2 {
+		assert.Equal(t, r.Direct.At(i), back.Direct.At(i))
+	}
+	assert.Equal(t, Pair{PairKey: PairKey{Viewer: "ann", Owner: "kate", Kind: "mail", Evidence: ByOwnerField}, Count: 2,
+		Refs: []Ref{{File: "t.log", Line: 2}}}, back.Direct.At(0), "the count, and the first line of the two")
+	assert.Equal(t, r.Categories, back.Categories)
+	compact, err := json.Marshal(r)
+	require.NoError(t, err)
+	assert.Contains(t, string(compact), `"direct_pairs":[{"viewer":"ann"`)
+}
+
+// The pair encoder writes what json.MarshalIndent writes, escapes too.
+func TestPairEncoderMatchesEncodingJSON(t *testing.T) {
+	ps, err := pairsOf([]Pair{
+		{PairKey: PairKey{Viewer: "a\"<b>&\u2028", Owner: "ü\\x\n", Kind: "mail", Evidence: ByBodyHash}, Count: 3, Refs: []Ref{{File: "dir/x.log", Line: 7}}},
+		{PairKey: PairKey{Viewer: "v", Owner: "o", Kind: "attachment", Evidence: ByResource}, Count: 1 << 40, Refs: []Ref{{File: "y\tz", Line: 1 << 40}}},
+	})
+	require.NoError(t, err)
+	enc := newPairEncoder(&ps)
+	for i, rec := range ps.recs {
+		want, err := json.MarshalIndent(ps.At(i), "    ", "  ")
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(enc.append(nil, rec)))
+	}
 }

@@ -221,17 +221,22 @@ func skipSpace(b []byte, i int) int {
 // so earlier slices of it stay valid.
 func (e *Entry) jsonString(b []byte, i int) ([]byte, int, error) {
 	i++
-	j := bytes.IndexByte(b[i:], '"')
-	if j < 0 {
-		return nil, 0, errJSONSyntax
+	// One pass for the closing quote and any backslash: the values of an
+	// access log are short, and a byte loop beats two IndexByte calls on
+	// them (BenchmarkParseJSON, three runs side by side on a loaded
+	// machine: 330, 325 and 372 ns a line with the calls; 286, 296 and 330
+	// with the loop).
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			// Raw control characters are let through: nginx escapes them,
+			// and a log that does not is still worth reading.
+			return b[i:j], j + 1, nil
+		case '\\':
+			return e.jsonEscaped(b, i)
+		}
 	}
-	s := b[i : i+j]
-	if bytes.IndexByte(s, '\\') >= 0 {
-		return e.jsonEscaped(b, i)
-	}
-	// Raw control characters are let through: nginx escapes them, and a
-	// log that does not is still worth reading.
-	return s, i + j + 1, nil
+	return nil, 0, errJSONSyntax
 }
 
 func (e *Entry) jsonEscaped(b []byte, start int) ([]byte, int, error) {

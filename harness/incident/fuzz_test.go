@@ -129,6 +129,7 @@ func FuzzReadPartial(f *testing.F) {
 	f.Add(b.String())
 	f.Add(`{"version":1,"users":{"a":{"minutes":[5]}}}`)
 	f.Add(`{"version":1,"direct":[{"viewer":"a","owner":"b","refs":[]}],"minutes":{"1":null}}`)
+	f.Add(`{"version":2,"files":[{"name":"x","lines":2,"bad":0,"formats":{}}],"names":["a","b"],"direct":[[0,1,0,3,2,0,1]],"bound":[[0,1,0,2,1,0,1],[1,0,0,2,1,0,2]],"minutes":{}}`)
 	f.Fuzz(func(t *testing.T, data string) {
 		p, err := ReadPartial("p", strings.NewReader(data))
 		if err != nil {

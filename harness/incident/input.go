@@ -107,7 +107,10 @@ func scanLines(br *bufio.Reader, format Format, fn func(e *Entry, err error) err
 				return cerr
 			}
 		default:
-			line = bytes.TrimRight(line, "\r\n")
+			// By hand: TrimRight builds its set of bytes on every call.
+			for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+				line = line[:len(line)-1]
+			}
 			if len(bytes.TrimSpace(line)) == 0 {
 				break
 			}

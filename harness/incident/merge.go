@@ -12,7 +12,8 @@ import (
 
 // PartialVersion is the version of the partial-result file. A merge of
 // versions it does not know is refused.
-const PartialVersion = 1
+// Version 2 holds pairs as records of indices into Names.
+const PartialVersion = 2
 
 // Partial is what one analysis (a shard, or the whole log) accumulated,
 // before the counts and categories are drawn from it. Every field combines
@@ -38,9 +39,13 @@ type Partial struct {
 	Users      map[string]*UserPartial `json:"users"`
 	// Known are the users of the session mapping, so that those absent from
 	// the log are classified too.
-	Known       []string                   `json:"known,omitempty"`
-	Direct      []Pair                     `json:"direct,omitempty"`
-	Bound       []Pair                     `json:"bound,omitempty"`
+	Known []string `json:"known,omitempty"`
+	// Names are the users the pairs name, sorted; Direct and Bound are
+	// sorted records of indices into Names, the kinds of the options and
+	// Files.
+	Names       []string                   `json:"names,omitempty"`
+	Direct      []pairRec                  `json:"direct,omitempty"`
+	Bound       []pairRec                  `json:"bound,omitempty"`
 	Hashes      []HashPartial              `json:"hashes,omitempty"`
 	Sessions    map[string]*SessionPartial `json:"sessions,omitempty"`
 	Minutes     map[int64]*minuteAcc       `json:"minutes"`
@@ -132,8 +137,12 @@ func Merge(ps []*Partial) (*Partial, error) {
 		Sessions: map[string]*SessionPartial{}, Minutes: map[int64]*minuteAcc{}}
 	files := map[string]*FileStat{}
 	var fileOrder []string
-	direct := map[PairKey]*Pair{}
-	bound := map[PairKey]*Pair{}
+	// Pairs are merged by global user ids, numbered as first met; the
+	// records get indices into the sorted names at the end.
+	userIDs := map[string]uint32{}
+	var userNames []string
+	direct := map[uint64]pairVal{}
+	bound := map[uint64]pairVal{}
 	hashes := map[[2]string]map[string]HashUser{}
 	bad := map[BadLine]bool{}
 	inst := map[string]bool{}
@@ -150,6 +159,9 @@ func Merge(ps []*Partial) (*Partial, error) {
 			if g == nil {
 				g = &FileStat{Name: f.Name, Formats: map[Format]int64{}}
 				files[f.Name] = g
+				if len(fileOrder) >= 1<<16-1 {
+					return nil, errors.New("merge: too many input files")
+				}
 				fileOrder = append(fileOrder, f.Name)
 			}
 			g.Lines = max(g.Lines, f.Lines)
@@ -195,8 +207,39 @@ func Merge(ps []*Partial) (*Partial, error) {
 			g.Viewed += u.Viewed
 			g.Persistent += u.Persistent
 		}
-		mergePairs(direct, p.Direct)
-		mergePairs(bound, p.Bound)
+		ids := make([]uint32, len(p.Names))
+		for j, n := range p.Names {
+			id, ok := userIDs[n]
+			if !ok {
+				if len(userNames) >= maxUsers {
+					return nil, fmt.Errorf("merge: more than %d distinct users", maxUsers)
+				}
+				id = uint32(len(userNames))
+				userIDs[n] = id
+				userNames = append(userNames, n)
+			}
+			ids[j] = id
+		}
+		fileIdx := make([]uint16, len(p.Files))
+		for j, f := range p.Files {
+			fileIdx[j] = uint16(slices.Index(fileOrder, f.Name))
+		}
+		fileName := func(f uint16) string { return fileOrder[f] }
+		for _, l := range []struct {
+			into map[uint64]pairVal
+			recs []pairRec
+		}{{direct, p.Direct}, {bound, p.Bound}} {
+			for _, r := range l.recs {
+				k := pairKeyOf(ids[r.Viewer], ids[r.Owner], r.Kind, r.Ev)
+				ref := packRef(fileIdx[r.File], r.Line)
+				pv, ok := l.into[k]
+				if !ok || refBefore(ref, pv.ref, fileName) {
+					pv.ref = ref
+				}
+				pv.count += r.Count
+				l.into[k] = pv
+			}
+		}
 		for _, h := range p.Hashes {
 			k := [2]string{h.Path, h.Hash}
 			m := hashes[k]
@@ -263,14 +306,10 @@ func Merge(ps []*Partial) (*Partial, error) {
 	slices.Sort(known)
 	out.Known = slices.Compact(known)
 	slices.Sort(out.Instances)
-	for _, p := range direct {
-		out.Direct = append(out.Direct, *p)
-	}
-	for _, p := range bound {
-		out.Bound = append(out.Bound, *p)
-	}
-	sortPairs(out.Direct)
-	sortPairs(out.Bound)
+	var recs [][]pairRec
+	out.Names, recs = recsFromMaps([]*map[uint64]pairVal{&direct, &bound}, func(id uint32) string { return userNames[id] },
+		kindRanks(kindTable(out.Options.Kinds)))
+	out.Direct, out.Bound = recs[0], recs[1]
 	for k, m := range hashes {
 		h := HashPartial{Path: k[0], Hash: k[1]}
 		for _, u := range m {
@@ -300,22 +339,6 @@ func Merge(ps []*Partial) (*Partial, error) {
 	}
 	out.Options.Shards = 0
 	return out, nil
-}
-
-func mergePairs(into map[PairKey]*Pair, ps []Pair) {
-	for _, p := range ps {
-		g := into[p.PairKey]
-		if g == nil {
-			c := p
-			c.Refs = slices.Clone(p.Refs)
-			into[p.PairKey] = &c
-			continue
-		}
-		g.Count += p.Count
-		for _, r := range p.Refs {
-			g.Refs = addRef(g.Refs, r)
-		}
-	}
 }
 
 // sameOptions compares what the options say, not compiled regexps.
@@ -351,10 +374,19 @@ func (p *Partial) check() error {
 			return fmt.Errorf("session %q has no user", id)
 		}
 	}
-	for _, ps := range [][]Pair{p.Direct, p.Bound} {
-		for _, x := range ps {
-			if x.Count < 0 || len(x.Refs) > maxRefs {
-				return fmt.Errorf("pair %s → %s: bad count or evidence", x.Viewer, x.Owner)
+	if !slices.IsSorted(p.Names) || len(slices.Compact(slices.Clone(p.Names))) != len(p.Names) {
+		return errors.New("the pairs' names are not sorted and distinct")
+	}
+	kinds := kindTable(p.Options.Kinds)
+	ranks := kindRanks(kinds)
+	for _, ps := range [][]pairRec{p.Direct, p.Bound} {
+		for i, x := range ps {
+			if int(x.Viewer) >= len(p.Names) || int(x.Owner) >= len(p.Names) || int(x.Kind) >= len(kinds) ||
+				int(x.File) >= len(p.Files) || x.Count < 1 || x.Line < 1 {
+				return fmt.Errorf("pair %d: a name, kind or file it does not have, or no count", i+1)
+			}
+			if i > 0 && recCompare(ps[i-1], x, ranks) >= 0 {
+				return fmt.Errorf("pair %d: pairs out of order", i+1)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package incident
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,10 +125,10 @@ func TestMergeOfSplitFiles(t *testing.T) {
 	assert.Equal(t, single.Matrix, m.Matrix)
 	assert.Equal(t, single.Truth, m.Truth)
 	assert.Equal(t, single.Timeline.Minutes, m.Timeline.Minutes)
-	assert.Equal(t, len(single.Direct), len(m.Direct))
-	for i := range single.Direct {
-		assert.Equal(t, single.Direct[i].PairKey, m.Direct[i].PairKey)
-		assert.Equal(t, single.Direct[i].Count, m.Direct[i].Count)
+	assert.Equal(t, single.Direct.Len(), m.Direct.Len())
+	for i := range single.Direct.Len() {
+		assert.Equal(t, single.Direct.At(i).PairKey, m.Direct.At(i).PairKey)
+		assert.Equal(t, single.Direct.At(i).Count, m.Direct.At(i).Count)
 	}
 }
 
@@ -144,4 +145,25 @@ func TestMergeRefusesOtherModels(t *testing.T) {
 	require.Error(t, err)
 	_, err = Merge(nil)
 	require.Error(t, err)
+}
+
+// A partial's pairs are records of indices: a file that names a user, kind
+// or file it does not have, or lists pairs out of order, is refused.
+func TestReadPartialChecksPairs(t *testing.T) {
+	doc := func(direct string) string {
+		return `{"version":2,"files":[{"name":"x","lines":2,"bad":0,"formats":{}}],"names":["a","b"],"direct":` + direct +
+			`,"bound":[[0,1,0,2,1,0,1],[1,0,0,2,1,0,2]],"minutes":{}}`
+	}
+	p, err := ReadPartial("p", strings.NewReader(doc(`[[0,1,0,3,2,0,1]]`)))
+	require.NoError(t, err)
+	r := Finalize(p, FinalOptions{})
+	require.Equal(t, 1, r.Direct.Len())
+	assert.Equal(t, Pair{PairKey: PairKey{Viewer: "a", Owner: "b", Kind: OtherKind, Evidence: ByOwnerField}, Count: 2,
+		Refs: []Ref{{File: "x", Line: 1}}}, r.Direct.At(0))
+	assert.Equal(t, 2, r.BoundPairs)
+	for _, bad := range []string{`[[0,2,0,3,1,0,1]]`, `[[0,1,1,3,1,0,1]]`, `[[0,1,0,3,1,1,1]]`, `[[0,1,0,3,0,0,1]]`,
+		`[[1,0,0,3,1,0,1],[0,1,0,3,1,0,1]]`, `[[0,1,0,9,1,0,1]]`, `[[0,1,0,3,1,0]]`} {
+		_, err := ReadPartial("p", strings.NewReader(doc(bad)))
+		assert.Error(t, err, bad)
+	}
 }

@@ -1,8 +1,14 @@
 package incident
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,8 +33,10 @@ type Report struct {
 	// by direct evidence and by the bound.
 	Matrix     []KindRow      `json:"matrix"`
 	Categories map[string]int `json:"categories"`
-	Direct     []Pair         `json:"direct_pairs"`
-	BoundPairs int            `json:"bound_pairs"`
+	// Direct is every direct pair; the JSON has them last, as
+	// "direct_pairs", written one by one (see WriteJSON).
+	Direct     Pairs `json:"-"`
+	BoundPairs int   `json:"bound_pairs"`
 	// DirectOutsideModel counts direct pairs the model alone would not have
 	// allowed: the model is too narrow for this log (the bound includes
 	// them all the same).
@@ -41,9 +49,10 @@ type Report struct {
 	Truth              *TruthCheck   `json:"truth,omitempty"`
 	Caveats            []string      `json:"caveats,omitempty"`
 	Users              []UserRow     `json:"-"`
-	directOwnersBy     map[string]map[string]bool
-	modelOwnersBy      map[string]map[string]bool
-	modelPairs         map[[3]string]bool
+	// directOwners and modelOwners count, per kind, the owners of direct
+	// pairs and of the model's own pairs, for the truth check.
+	directOwners, modelOwners map[string]int
+	bound                     Pairs
 }
 
 // Inputs is what was read.
@@ -148,8 +157,7 @@ func usTime(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 // Finalize draws the report from a partial: a single pass's or a merge's.
 func Finalize(p *Partial, fo FinalOptions) *Report {
-	r := &Report{Version: ReportVersion, Categories: map[string]int{}, directOwnersBy: map[string]map[string]bool{},
-		modelOwnersBy: map[string]map[string]bool{}}
+	r := &Report{Version: ReportVersion, Categories: map[string]int{}}
 	r.Model = p.Options.Model
 	if r.Model != nil {
 		r.ModelText = r.Model.String()
@@ -170,34 +178,45 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 		in.First, in.Last = usTime(p.First), usTime(p.Last)
 	}
 
-	direct := slices.Clone(p.Direct)
-	direct = append(direct, hashPairs(p)...)
-	sortPairs(direct)
-	r.Direct = direct
+	kindNames := kindTable(p.Options.Kinds)
+	ranks := kindRanks(kindNames)
+	files := make([]string, len(p.Files))
+	for i, f := range p.Files {
+		files[i] = f.Name
+	}
+	r.Direct = Pairs{names: p.Names, kinds: kindNames, files: files, recs: p.Direct}
+	if hp := hashPairs(p); len(hp) > 0 {
+		r.Direct = withPairs(r.Direct, hp, ranks)
+	}
+	r.bound = Pairs{names: p.Names, kinds: kindNames, files: files, recs: p.Bound}
 	r.BoundPairs = len(p.Bound)
-	inBound := map[[3]string]bool{}
-	r.modelPairs = inBound
+	// Everything below walks the records by index, a million pairs without
+	// a string map lookup or an allocation each. names is the direct
+	// pairs' table, a superset of the bound pairs': remap takes a bound
+	// index to it, keeping the order.
+	names := r.Direct.names
+	remap := make([]uint32, len(p.Names))
+	for i, n := range p.Names {
+		j, _ := slices.BinarySearch(names, n)
+		remap[i] = uint32(j)
+	}
 	if p.Options.Model != nil {
-		for _, b := range p.Bound {
-			inBound[[3]string{b.Viewer, b.Owner, b.Kind}] = true
-		}
-		for _, d := range direct {
-			if !inBound[[3]string{d.Viewer, d.Owner, d.Kind}] {
-				r.DirectOutsideModel++
+		r.DirectOutsideModel = outsideModel(r.Direct.recs, p.Bound, remap, ranks)
+	}
+	// The 20 bound pairs seen most often; ties in the pairs' order.
+	var top []int
+	for i, b := range p.Bound {
+		j := sort.Search(len(top), func(j int) bool { return p.Bound[top[j]].Count < b.Count })
+		if j < 20 {
+			top = slices.Insert(top, j, i)
+			if len(top) > 20 {
+				top = top[:20]
 			}
 		}
 	}
-	top := slices.Clone(p.Bound)
-	slices.SortStableFunc(top, func(x, y Pair) int {
-		if x.Count != y.Count {
-			return int(y.Count - x.Count)
-		}
-		return pairLess(x.PairKey, y.PairKey)
-	})
-	if len(top) > 20 {
-		top = top[:20]
+	for _, i := range top {
+		r.BoundTop = append(r.BoundTop, r.bound.At(i))
 	}
-	r.BoundTop = top
 
 	kinds := []string{}
 	for _, k := range p.Options.Kinds {
@@ -206,62 +225,55 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 		}
 	}
 	kinds = append(kinds, OtherKind)
-	type sets struct{ dOwn, dView, bOwn, bView map[string]bool }
-	per := map[string]*sets{}
-	get := func(k string) *sets {
+	type set = map[uint32]struct{}
+	type sets struct{ dOwn, dView, bOwn, bView, model set }
+	per := make([]*sets, len(kindNames))
+	get := func(k uint8) *sets {
 		s := per[k]
 		if s == nil {
-			s = &sets{map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}}
+			s = &sets{set{}, set{}, set{}, set{}, set{}}
 			per[k] = s
-			if !slices.Contains(kinds, k) {
-				kinds = append(kinds, k)
-			}
 		}
 		return s
 	}
-	rows := map[string]*KindRow{}
+	directCount := make([]int64, len(kindNames))
 	type uinfo struct {
-		ownK, viewK, boundK map[string]bool
+		ownK, viewK, boundK kindSet
 		seenBy              int64
 		viewed              int64
 	}
-	ui := map[string]*uinfo{}
-	getU := func(n string) *uinfo {
-		u := ui[n]
-		if u == nil {
-			u = &uinfo{ownK: map[string]bool{}, viewK: map[string]bool{}, boundK: map[string]bool{}}
-			ui[n] = u
-		}
-		return u
-	}
+	ui := make([]uinfo, len(names))
 	var firstLeak, lastLeak int64 = 1 << 62, -1 << 62
-	for _, d := range direct {
+	for _, d := range r.Direct.recs {
 		s := get(d.Kind)
-		s.dOwn[d.Owner] = true
-		s.dView[d.Viewer] = true
-		s.bOwn[d.Owner] = true
-		s.bView[d.Viewer] = true
-		row := rows[d.Kind]
-		if row == nil {
-			row = &KindRow{Kind: d.Kind}
-			rows[d.Kind] = row
-		}
-		row.DirectCount += d.Count
-		getU(d.Owner).ownK[d.Kind] = true
-		getU(d.Owner).seenBy += d.Count
-		getU(d.Owner).boundK[d.Kind] = true
-		getU(d.Viewer).viewK[d.Kind] = true
-		getU(d.Viewer).viewed += d.Count
+		s.dOwn[d.Owner] = struct{}{}
+		s.dView[d.Viewer] = struct{}{}
+		s.bOwn[d.Owner] = struct{}{}
+		s.bView[d.Viewer] = struct{}{}
+		directCount[d.Kind] += d.Count
+		o, v := &ui[d.Owner], &ui[d.Viewer]
+		o.ownK.add(d.Kind)
+		o.boundK.add(d.Kind)
+		o.seenBy += d.Count
+		v.viewK.add(d.Kind)
+		v.viewed += d.Count
 	}
 	for _, b := range p.Bound {
-		if r.modelOwnersBy[b.Kind] == nil {
-			r.modelOwnersBy[b.Kind] = map[string]bool{}
-		}
-		r.modelOwnersBy[b.Kind][b.Owner] = true
+		owner, viewer := remap[b.Owner], remap[b.Viewer]
 		s := get(b.Kind)
-		s.bOwn[b.Owner] = true
-		s.bView[b.Viewer] = true
-		getU(b.Owner).boundK[b.Kind] = true
+		s.model[owner] = struct{}{}
+		s.bOwn[owner] = struct{}{}
+		s.bView[viewer] = struct{}{}
+		ui[owner].boundK.add(b.Kind)
+	}
+	r.directOwners, r.modelOwners = map[string]int{}, map[string]int{}
+	for k, s := range per {
+		if s == nil {
+			continue
+		}
+		if !slices.Contains(kinds, kindNames[k]) {
+			kinds = append(kinds, kindNames[k])
+		}
 	}
 	for m, c := range p.Minutes {
 		if c.Direct > 0 || c.Bound > 0 {
@@ -270,24 +282,21 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 		}
 	}
 	for _, k := range kinds {
-		s := per[k]
-		if s == nil {
+		ki := slices.Index(kindNames, k)
+		if ki < 0 || per[ki] == nil {
 			continue
 		}
-		row := rows[k]
-		if row == nil {
-			row = &KindRow{Kind: k}
-		}
-		row.DirectOwners, row.DirectViewers = len(s.dOwn), len(s.dView)
-		row.BoundOwners, row.BoundViewers = len(s.bOwn), len(s.bView)
-		r.Matrix = append(r.Matrix, *row)
-		r.directOwnersBy[k] = s.dOwn
+		s := per[ki]
+		row := KindRow{Kind: k, DirectCount: directCount[ki], DirectOwners: len(s.dOwn), DirectViewers: len(s.dView),
+			BoundOwners: len(s.bOwn), BoundViewers: len(s.bView)}
+		r.Matrix = append(r.Matrix, row)
+		r.directOwners[k], r.modelOwners[k] = len(s.dOwn), len(s.model)
 	}
 	for _, row := range r.Matrix {
 		if row.DirectOwners > 0 || p.Options.Model == nil {
 			r.Statements = append(r.Statements, Statement{
 				Text: fmt.Sprintf("%d users had %s (direct evidence: the log names whose data was served)", row.DirectOwners, kindPhrase(row.Kind)),
-				Kind: row.Kind, Users: row.DirectOwners, Evidence: directEvidenceOf(direct, row.Kind), Exact: true})
+				Kind: row.Kind, Users: row.DirectOwners, Evidence: directEvidenceOf(&r.Direct, row.Kind), Exact: true})
 		}
 		if p.Options.Model != nil {
 			r.Statements = append(r.Statements, Statement{
@@ -330,28 +339,31 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 	slices.SortFunc(r.TwoAddresses, func(x, y SessionFlag) int { return strings.Compare(x.Session, y.Session) })
 
 	// Every user.
-	names := map[string]bool{}
+	all := map[string]bool{}
 	for n := range p.Users {
-		names[n] = true
+		all[n] = true
 	}
 	for _, n := range fo.Users {
-		names[n] = true
+		all[n] = true
 	}
 	for _, n := range p.Known {
-		names[n] = true
+		all[n] = true
 	}
-	for n := range ui {
-		names[n] = true
+	for _, n := range r.Direct.names {
+		all[n] = true
 	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
+	sorted := make([]string, 0, len(all))
+	for n := range all {
 		sorted = append(sorted, n)
 	}
 	slices.Sort(sorted)
 	in.Users = len(sorted)
 	for _, n := range sorted {
 		up := p.Users[n]
-		u := ui[n]
+		var u *uinfo
+		if i, ok := slices.BinarySearch(names, n); ok {
+			u = &ui[i]
+		}
 		row := UserRow{User: n, TwoAddresses: twoAddr[n]}
 		connected := false
 		if up != nil {
@@ -368,7 +380,7 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 		}
 		if u != nil {
 			row.Viewed, row.SeenBy = u.viewed, u.seenBy
-			row.OwnerKinds, row.ViewerKinds, row.BoundKinds = sortedKeys(u.ownK), sortedKeys(u.viewK), sortedKeys(u.boundK)
+			row.OwnerKinds, row.ViewerKinds, row.BoundKinds = u.ownK.names(kindNames), u.viewK.names(kindNames), u.boundK.names(kindNames)
 		}
 		switch {
 		case len(row.OwnerKinds) > 0:
@@ -394,15 +406,51 @@ func Finalize(p *Partial, fo FinalOptions) *Report {
 	return r
 }
 
-func directEvidenceOf(ps []Pair, kind string) Evidence {
-	var ev []string
-	for _, p := range ps {
-		if p.Kind == kind && !slices.Contains(ev, string(p.Evidence)) {
-			ev = append(ev, string(p.Evidence))
+func directEvidenceOf(ps *Pairs, kind string) Evidence {
+	var seen [len(evidenceCodes)]bool
+	for _, r := range ps.recs {
+		if ps.kinds[r.Kind] == kind {
+			seen[r.Ev] = true
 		}
 	}
-	slices.Sort(ev)
+	var ev []string
+	for i, ok := range seen {
+		if ok {
+			ev = append(ev, string(evidenceCodes[i]))
+		}
+	}
 	return Evidence(strings.Join(ev, ", "))
+}
+
+// withPairs adds the pairs of shared bodies, few, to a partial's direct
+// pairs, over the union of their names.
+func withPairs(ps Pairs, extra []Pair, ranks []uint8) Pairs {
+	names := map[string]bool{}
+	for _, n := range ps.names {
+		names[n] = true
+	}
+	for _, p := range extra {
+		names[p.Viewer], names[p.Owner] = true, true
+	}
+	out := Pairs{names: sortedKeys(names), kinds: ps.kinds, files: ps.files}
+	idx := func(n string) uint32 { i, _ := slices.BinarySearch(out.names, n); return uint32(i) }
+	out.recs = make([]pairRec, 0, len(ps.recs)+len(extra))
+	for _, r := range ps.recs {
+		r.Viewer, r.Owner = idx(ps.names[r.Viewer]), idx(ps.names[r.Owner])
+		out.recs = append(out.recs, r)
+	}
+	for _, p := range extra {
+		ev, _ := evidenceCode(p.Evidence)
+		r := pairRec{Viewer: idx(p.Viewer), Owner: idx(p.Owner), Kind: uint8(max(slices.Index(ps.kinds, p.Kind), 0)), Ev: ev, Count: p.Count}
+		if len(p.Refs) > 0 {
+			r.File, r.Line = uint16(max(slices.Index(ps.files, p.Refs[0].File), 0)), p.Refs[0].Line
+		}
+		out.recs = append(out.recs, r)
+	}
+	// One viewer may have received one owner's bodies on several paths:
+	// such records are equal but for count and line, and keep an order.
+	slices.SortStableFunc(out.recs, func(x, y pairRec) int { return recCompare(x, y, ranks) })
+	return out
 }
 
 // kindPhrase says what happened to a user's data of kind k, in the words
@@ -486,10 +534,138 @@ func caveats(p *Partial, r *Report) []string {
 		c = append(c, fmt.Sprintf("%d malformed lines were skipped (listed by number)", bad))
 	}
 	if r.DirectOutsideModel > 0 {
-		c = append(c, fmt.Sprintf("%d of the %d direct pairs are outside what the model allows (its window is narrower than the leak's real one, or another mechanism leaked): the bound counts them, but its other exposures may be too few", r.DirectOutsideModel, len(r.Direct)))
+		c = append(c, fmt.Sprintf("%d of the %d direct pairs are outside what the model allows (its window is narrower than the leak's real one, or another mechanism leaked): the bound counts them, but its other exposures may be too few", r.DirectOutsideModel, r.Direct.Len()))
 	}
 	if p.Options.Model == nil {
 		c = append(c, "no leak model was given (-model-from, or -classes and -window): no upper bound is drawn, only direct evidence")
 	}
 	return c
+}
+
+// reportFields is a Report without its methods, for encoding/json.
+type reportFields Report
+
+// WriteJSON writes the report as indented JSON with its direct pairs last,
+// written one at a time: a report of a million pairs is not built in
+// memory whole.
+func (r *Report) WriteJSON(w io.Writer) error {
+	head, err := json.MarshalIndent((*reportFields)(r), "", "  ")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	head = bytes.TrimSuffix(head, []byte("}"))
+	bw.Write(bytes.TrimRight(head, "\n"))
+	bw.WriteString(",\n  \"direct_pairs\": [")
+	enc := newPairEncoder(&r.Direct)
+	var b []byte
+	for i, rec := range r.Direct.recs {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		b = enc.append(b[:0], rec)
+		bw.Write(b)
+	}
+	if r.Direct.Len() > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	return bw.Flush()
+}
+
+// MarshalJSON is WriteJSON into memory, for small reports.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	err := r.WriteJSON(&b)
+	return b.Bytes(), err
+}
+
+// UnmarshalJSON reads what WriteJSON writes.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	var x struct {
+		*reportFields
+		Direct Pairs `json:"direct_pairs"`
+	}
+	x.reportFields = (*reportFields)(r)
+	if err := json.Unmarshal(b, &x); err != nil {
+		return err
+	}
+	r.Direct = x.Direct
+	return nil
+}
+
+// kindSet is a set of kind indices.
+type kindSet [4]uint64
+
+func (k *kindSet) add(i uint8) { k[i/64] |= 1 << (i % 64) }
+
+// names lists the set's kinds, sorted.
+func (k *kindSet) names(kinds []string) []string {
+	out := []string{}
+	for i := range kinds {
+		if k[i/64]&(1<<(uint(i)%64)) != 0 {
+			out = append(out, kinds[i])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// outsideModel counts the direct pairs whose viewer, owner and kind the
+// model's pairs do not have; both lists are sorted alike, and remap takes
+// the bound pairs' names to the direct pairs'.
+func outsideModel(direct, bound []pairRec, remap []uint32, ranks []uint8) int {
+	key := func(v, o uint32, kind uint8) uint64 { return uint64(v)<<38 | uint64(o)<<12 | uint64(ranks[kind]) }
+	n, j := 0, 0
+	for _, d := range direct {
+		k := key(d.Viewer, d.Owner, d.Kind)
+		for j < len(bound) && key(remap[bound[j].Viewer], remap[bound[j].Owner], bound[j].Kind) < k {
+			j++
+		}
+		if j >= len(bound) || key(remap[bound[j].Viewer], remap[bound[j].Owner], bound[j].Kind) != k {
+			n++
+		}
+	}
+	return n
+}
+
+// pairEncoder writes a pair as json.MarshalIndent(pair, "    ", "  ")
+// would, from strings encoded once per name: the 832,368 pairs of the
+// 10-million-line incident took 1.11 s through reflection, 0.06 s so.
+type pairEncoder struct {
+	names, kinds, files, evs [][]byte
+}
+
+func newPairEncoder(ps *Pairs) *pairEncoder {
+	quote := func(ss []string) [][]byte {
+		out := make([][]byte, len(ss))
+		for i, s := range ss {
+			out[i], _ = json.Marshal(s)
+		}
+		return out
+	}
+	evs := make([]string, len(evidenceCodes))
+	for i, ev := range evidenceCodes {
+		evs[i] = string(ev)
+	}
+	return &pairEncoder{names: quote(ps.names), kinds: quote(ps.kinds), files: quote(ps.files), evs: quote(evs)}
+}
+
+func (e *pairEncoder) append(b []byte, r pairRec) []byte {
+	b = append(b, "{\n      \"viewer\": "...)
+	b = append(b, e.names[r.Viewer]...)
+	b = append(b, ",\n      \"owner\": "...)
+	b = append(b, e.names[r.Owner]...)
+	b = append(b, ",\n      \"kind\": "...)
+	b = append(b, e.kinds[r.Kind]...)
+	b = append(b, ",\n      \"evidence\": "...)
+	b = append(b, e.evs[r.Ev]...)
+	b = append(b, ",\n      \"count\": "...)
+	b = strconv.AppendInt(b, r.Count, 10)
+	b = append(b, ",\n      \"refs\": [\n        {\n          \"file\": "...)
+	b = append(b, e.files[r.File]...)
+	b = append(b, ",\n          \"line\": "...)
+	b = strconv.AppendInt(b, r.Line, 10)
+	return append(b, "\n        }\n      ]\n    }"...)
 }

@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -56,13 +57,15 @@ var SynthClasses = []string{`^/(inbox|profile|messages/)`}
 // Truth is the ground truth of a synthesized incident: every response that
 // carried another user's data, by pair and kind.
 type Truth struct {
-	Window    time.Duration  `json:"window_ns"`
-	Users     int            `json:"users"`
-	Instances int            `json:"instances"`
-	Lines     int64          `json:"lines"`
-	Pairs     []Pair         `json:"pairs"`
-	Owners    map[string]int `json:"owners_by_kind"`
-	Viewers   map[string]int `json:"viewers_by_kind"`
+	Window    time.Duration `json:"window_ns"`
+	Users     int           `json:"users"`
+	Instances int           `json:"instances"`
+	Lines     int64         `json:"lines"`
+	// Pairs are the true viewer → owner pairs with their counts, held as
+	// records like a report's (see [Pairs]).
+	Pairs   Pairs          `json:"pairs"`
+	Owners  map[string]int `json:"owners_by_kind"`
+	Viewers map[string]int `json:"viewers_by_kind"`
 }
 
 // TruthCheck compares a report with the ground truth.
@@ -98,46 +101,63 @@ type TruthKind struct {
 }
 
 func compareTruth(t *Truth, r *Report) *TruthCheck {
-	c := &TruthCheck{DirectEqual: true, BoundNeverBelow: true, ModelCovers: true, TruthPairs: len(t.Pairs)}
-	got := map[PairKey]int64{}
-	for _, p := range r.Direct {
-		got[p.PairKey] += p.Count
-	}
-	c.DirectPairs = len(got)
-	want := map[PairKey]int64{}
-	for _, p := range t.Pairs {
-		want[p.PairKey] += p.Count
-	}
-	for k, n := range want {
-		g, ok := got[k]
-		switch {
-		case !ok:
-			c.MissingPairs++
-		case g != n:
-			c.CountMismatch++
+	c := &TruthCheck{DirectEqual: true, BoundNeverBelow: true, ModelCovers: true, TruthPairs: t.Pairs.Len()}
+	// Both lists are sorted by pair: walk them side by side rather than
+	// index a million pairs by their strings. Equal keys are adjacent (one
+	// viewer may have received one owner's bodies on several paths).
+	want := &t.Pairs
+	next := func(at func(int) Pair, n int, i *int) (PairKey, int64, bool) {
+		if *i >= n {
+			return PairKey{}, 0, false
 		}
+		p := at(*i)
+		k, c := p.PairKey, p.Count
+		for *i++; *i < n; *i++ {
+			q := at(*i)
+			if q.PairKey != k {
+				break
+			}
+			c += q.Count
+		}
+		return k, c, true
 	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
+	var gi, wi int
+	gk, gc, gok := next(r.Direct.At, r.Direct.Len(), &gi)
+	wk, wc, wok := next(want.At, want.Len(), &wi)
+	for gok || wok {
+		switch {
+		case gok && (!wok || pairLess(gk, wk) < 0):
+			c.DirectPairs++
 			c.ExtraPairs++
+			gk, gc, gok = next(r.Direct.At, r.Direct.Len(), &gi)
+		case wok && (!gok || pairLess(wk, gk) < 0):
+			c.MissingPairs++
+			wk, wc, wok = next(want.At, want.Len(), &wi)
+		default:
+			c.DirectPairs++
+			if gc != wc {
+				c.CountMismatch++
+			}
+			gk, gc, gok = next(r.Direct.At, r.Direct.Len(), &gi)
+			wk, wc, wok = next(want.At, want.Len(), &wi)
 		}
 	}
 	c.DirectEqual = c.MissingPairs == 0 && c.ExtraPairs == 0 && c.CountMismatch == 0
-	for _, p := range t.Pairs {
-		if !r.modelPairs[[3]string{p.Viewer, p.Owner, p.Kind}] {
+	for p := range t.Pairs.All() {
+		if !r.bound.has(p.Viewer, p.Owner, p.Kind) {
 			c.PairsOutsideModel++
 			c.ModelCovers = false
 		}
 	}
 	trueOwners := map[string]map[string]bool{}
-	for _, p := range t.Pairs {
+	for p := range t.Pairs.All() {
 		if trueOwners[p.Kind] == nil {
 			trueOwners[p.Kind] = map[string]bool{}
 		}
 		trueOwners[p.Kind][p.Owner] = true
 	}
 	boundOwners := map[string]map[string]bool{}
-	for _, p := range r.Direct {
+	for p := range r.Direct.All() {
 		if boundOwners[p.Kind] == nil {
 			boundOwners[p.Kind] = map[string]bool{}
 		}
@@ -162,14 +182,14 @@ func compareTruth(t *Truth, r *Report) *TruthCheck {
 	}
 	slices.Sort(kinds)
 	for _, k := range kinds {
-		tk := TruthKind{Kind: k, Truth: len(trueOwners[k]), Direct: len(r.directOwnersBy[k]), Bound: len(boundOwners[k]), Covered: true}
+		tk := TruthKind{Kind: k, Truth: len(trueOwners[k]), Direct: r.directOwners[k], Bound: len(boundOwners[k]), Covered: true}
 		for o := range trueOwners[k] {
 			if !boundOwners[k][o] {
 				tk.Covered = false
 			}
 		}
 		tk.Slack = tk.Bound - tk.Truth
-		tk.Model = len(r.modelOwnersBy[k])
+		tk.Model = r.modelOwners[k]
 		if !tk.Covered {
 			c.BoundNeverBelow = false
 		}
@@ -180,10 +200,65 @@ func compareTruth(t *Truth, r *Report) *TruthCheck {
 
 // ReadTruth loads a truth file written by [Synthesize].
 func ReadTruth(name string, r io.Reader) (*Truth, error) {
-	var t Truth
-	if err := json.NewDecoder(r).Decode(&t); err != nil {
+	// Streamed pair by pair: the truth of a large incident has a million
+	// pairs, and a report of it must not hold them as strings.
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
+	bad := func(err error) (*Truth, error) {
 		return nil, fmt.Errorf("%s: not a ground-truth file: %w", name, err)
 	}
+	var t Truth
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return bad(errors.New("not a JSON object"))
+	}
+	var b pairsBuilder
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return bad(err)
+		}
+		switch tok {
+		case "pairs":
+			if tok, err := dec.Token(); err != nil || (tok != json.Delim('[') && tok != nil) {
+				return bad(errors.New("pairs: not an array"))
+			} else if tok == nil {
+				continue
+			}
+			for dec.More() {
+				var p Pair
+				if err := dec.Decode(&p); err != nil {
+					return bad(err)
+				}
+				if err := b.add(p); err != nil {
+					return bad(err)
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return bad(err)
+			}
+		case "window_ns":
+			err = dec.Decode(&t.Window)
+		case "users":
+			err = dec.Decode(&t.Users)
+		case "instances":
+			err = dec.Decode(&t.Instances)
+		case "lines":
+			err = dec.Decode(&t.Lines)
+		case "owners_by_kind":
+			err = dec.Decode(&t.Owners)
+		case "viewers_by_kind":
+			err = dec.Decode(&t.Viewers)
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return bad(err)
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return bad(errors.New("the object does not end"))
+	}
+	t.Pairs = b.done()
 	return &t, nil
 }
 
@@ -408,15 +483,21 @@ func Synthesize(o SynthOptions, out SynthSinks) (*Truth, error) {
 		return nil, err
 	}
 	owners, viewers := map[string]map[string]bool{}, map[string]map[string]bool{}
+	list := make([]Pair, 0, len(pairs))
 	for k, n := range pairs {
-		truth.Pairs = append(truth.Pairs, Pair{PairKey: k, Count: n})
+		list = append(list, Pair{PairKey: k, Count: n})
 		if owners[k.Kind] == nil {
 			owners[k.Kind], viewers[k.Kind] = map[string]bool{}, map[string]bool{}
 		}
 		owners[k.Kind][k.Owner] = true
 		viewers[k.Kind][k.Viewer] = true
 	}
-	sortPairs(truth.Pairs)
+	sortPairs(list)
+	ps, err := pairsOf(list)
+	if err != nil {
+		return nil, err
+	}
+	truth.Pairs = ps
 	truth.Owners, truth.Viewers = map[string]int{}, map[string]int{}
 	for k := range owners {
 		truth.Owners[k], truth.Viewers[k] = len(owners[k]), len(viewers[k])

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -74,9 +76,9 @@ func TestSynthesizedIncidentMatchesTruth(t *testing.T) {
 	o := testSynth()
 	truth, _, _, r := synthRun(t, o)
 	js, _ := json.MarshalIndent(r.Truth, "", " ")
-	t.Logf("truth %d lines, %d pairs, owners %v\n%s", truth.Lines, len(truth.Pairs), truth.Owners, js)
+	t.Logf("truth %d lines, %d pairs, owners %v\n%s", truth.Lines, truth.Pairs.Len(), truth.Owners, js)
 	t.Logf("categories %v statements %v", r.Categories, r.Statements)
-	require.NotEmpty(t, truth.Pairs, "the synthesized incident must leak")
+	require.Positive(t, truth.Pairs.Len(), "the synthesized incident must leak")
 	require.True(t, r.Truth.DirectEqual, "direct evidence must equal the ground truth")
 	require.True(t, r.Truth.BoundNeverBelow, "the bound must cover every true owner")
 	require.True(t, r.Truth.ModelCovers, "the model alone must allow every true pair: %d outside", r.Truth.PairsOutsideModel)
@@ -85,4 +87,43 @@ func TestSynthesizedIncidentMatchesTruth(t *testing.T) {
 		require.Equal(t, k.Truth, k.Direct, k.Kind)
 	}
 	_ = time.Second
+}
+
+// The truth file is read back pair by pair to what was written.
+func TestReadTruthRoundTrip(t *testing.T) {
+	o := DefaultSynth()
+	o.Users = 2000
+	sy := synthesize(t, o)
+	b, err := json.Marshal(sy.truth)
+	require.NoError(t, err)
+	back, err := ReadTruth("truth.json", bytes.NewReader(b))
+	require.NoError(t, err)
+	require.Positive(t, back.Pairs.Len())
+	require.Equal(t, sy.truth.Pairs.Len(), back.Pairs.Len())
+	for i := range back.Pairs.Len() {
+		require.Equal(t, sy.truth.Pairs.At(i), back.Pairs.At(i))
+	}
+	assert.Equal(t, sy.truth.Window, back.Window)
+	assert.Equal(t, sy.truth.Lines, back.Lines)
+	assert.Equal(t, sy.truth.Owners, back.Owners)
+	assert.Equal(t, sy.truth.Viewers, back.Viewers)
+	for _, bad := range []string{``, `[]`, `{"pairs":5}`, `{"pairs":[{"count":"x"}]}`, `{"lines":1`} {
+		_, err := ReadTruth("t", strings.NewReader(bad))
+		assert.Error(t, err, bad)
+	}
+}
+
+func FuzzReadTruth(f *testing.F) {
+	f.Add(`{"window_ns":250000,"users":2,"pairs":[{"viewer":"a","owner":"b","kind":"mail","evidence":"owner field","count":1,"refs":null}],"owners_by_kind":{"mail":1}}`)
+	f.Add(`{"pairs":null,"x":[1,{"y":2}]}`)
+	f.Add(`{"pairs":[{"viewer":"a","owner":"b","evidence":"hearsay","count":1}]}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		tr, err := ReadTruth("t", strings.NewReader(doc))
+		if err != nil {
+			return
+		}
+		for p := range tr.Pairs.All() {
+			_ = p
+		}
+	})
 }

@@ -109,9 +109,15 @@ func (w *loggedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP serves the request and logs it.
 func (l *AccessLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.serve(l.srv, l.srv, w, r)
+}
+
+// serve has h answer the request and logs it with the user srv knows the
+// session by: a [Resettable] passes the server it hands the request to.
+func (l *AccessLog) serve(srv *Server, h http.Handler, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	user, session := "", ""
-	if ss := l.srv.session(r); ss != nil {
+	if ss := srv.session(r); ss != nil {
 		user = ss.v.acct.Login
 		// The session id is a secret: the log keeps a digest that tells
 		// sessions apart and cannot be replayed.
@@ -119,7 +125,7 @@ func (l *AccessLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		session = hex.EncodeToString(sum[:8])
 	}
 	lw := &loggedWriter{ResponseWriter: w, h: fnv.New64a()}
-	l.srv.ServeHTTP(lw, r)
+	h.ServeHTTP(lw, r)
 	end := time.Now()
 	var connID, connReq uint64
 	if ci, ok := r.Context().Value(connKey{}).(*connInfo); ok {

@@ -88,3 +88,66 @@ func TestAccessLogLinesParse(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, entries[3].Status)
 	assert.Equal(t, prof.ConnRequests+1, entries[2].ConnRequests, "requests on one keep-alive connection are counted")
 }
+
+// A resettable server logs across resets: the reset is a line of its own,
+// a session of before the reset is unknown after it (the log has no user
+// for it), and a new login's requests carry their user again.
+func TestResettableAccessLogSpansResets(t *testing.T) {
+	var out lockedBuffer
+	srv, err := StartResettable("", Options{Bug: BugNone, Users: 2, AccessLog: &out, Instance: "web-r"}, "tok")
+	require.NoError(t, err)
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(req *http.Request) int {
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	login := func() string {
+		resp, err := c.PostForm(srv.URL()+"/login", url.Values{"login": {"user1"}, "password": {"pw-user1"}})
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		for _, ck := range resp.Cookies() {
+			if ck.Name == sessionCookie {
+				return ck.Value
+			}
+		}
+		t.Fatal("no session cookie")
+		return ""
+	}
+	profile := func(sid string) int {
+		req, err := http.NewRequest(http.MethodGet, srv.URL()+"/profile", nil)
+		require.NoError(t, err)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: sid})
+		return do(req)
+	}
+	old := login()
+	require.Equal(t, http.StatusOK, profile(old))
+	req, err := http.NewRequest(http.MethodPost, srv.URL()+ResetPath, nil)
+	require.NoError(t, err)
+	req.Header.Set(ResetHeader, "tok")
+	require.Equal(t, http.StatusNoContent, do(req))
+	profile(old)
+	require.Equal(t, http.StatusOK, profile(login()))
+	c.CloseIdleConnections()
+	require.NoError(t, srv.Stop())
+
+	type line struct{ user, owner, path, instance string }
+	var got []line
+	sc := bufio.NewScanner(strings.NewReader(out.b.String()))
+	for sc.Scan() {
+		var e incident.Entry
+		require.NoError(t, incident.ParseJSONLine(sc.Bytes(), &e), sc.Text())
+		got = append(got, line{string(e.User), string(e.Owner), string(e.Path), string(e.Instance)})
+	}
+	assert.Equal(t, []line{
+		{"", "", "/login", "web-r"},
+		{"user1", "user1", "/profile", "web-r"},
+		{"", "", ResetPath, "web-r"},
+		{"", "", "/profile", "web-r"},
+		{"", "", "/login", "web-r"},
+		{"user1", "user1", "/profile", "web-r"},
+	}, got)
+}

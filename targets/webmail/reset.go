@@ -31,8 +31,10 @@ type Resettable struct {
 	// retiring counts replaced servers not yet closed: each is closed once
 	// the requests it was serving have finished.
 	retiring sync.WaitGroup
-	// live is set by [StartResettable].
+	// live is set by [StartResettable], and alog when it logs: every
+	// request is logged with the server that answered it.
 	live *listening
+	alog *AccessLog
 }
 
 // served is a server and the requests it is serving.
@@ -82,16 +84,20 @@ func (r *Resettable) Reset() error {
 // ServeHTTP answers the reset endpoint and hands every other request to the
 // current server.
 func (r *Resettable) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.URL.Path == ResetPath && r.token != "" {
-		r.serveReset(w, req)
-		return
-	}
 	r.mu.Lock()
 	cur := r.cur
 	cur.active.Add(1)
 	r.mu.Unlock()
 	defer cur.active.Done()
-	cur.s.ServeHTTP(w, req)
+	var h http.Handler = cur.s
+	if req.URL.Path == ResetPath && r.token != "" {
+		h = http.HandlerFunc(r.serveReset)
+	}
+	if r.alog != nil {
+		r.alog.serve(cur.s, h, w, req)
+		return
+	}
+	h.ServeHTTP(w, req)
 }
 
 var errResetToken = errors.New("webmail: wrong or missing " + ResetHeader)

@@ -98,13 +98,25 @@ func Start(addr string, o Options) (*Server, error) {
 }
 
 // StartResettable serves a [Resettable] webmail on addr as [Start] serves
-// a plain one, until [Resettable.Stop].
+// a plain one, until [Resettable.Stop]; with o.AccessLog every request, the
+// resets too, is logged, with the user of the server that answered it.
 func StartResettable(addr string, o Options, token string) (*Resettable, error) {
 	r, err := NewResettable(o, token)
 	if err != nil {
 		return nil, err
 	}
-	if r.live, err = listen(addr, r, nil); err != nil {
+	var wrap func(*listening, string)
+	if o.AccessLog != nil {
+		wrap = func(l *listening, addr string) {
+			instance := o.Instance
+			if instance == "" {
+				instance = addr
+			}
+			r.alog = &AccessLog{out: o.AccessLog, instance: instance}
+			l.alog, l.hs.ConnContext = r.alog, ConnContext
+		}
+	}
+	if r.live, err = listen(addr, r, wrap); err != nil {
 		r.Close()
 		return nil, err
 	}
