@@ -51,7 +51,9 @@ type SavedPlan struct {
 
 // Event is a step of a search, for progress output.
 type Event struct {
-	// Kind is "saved", "plan", "found", "candidate", "sync" or "measured".
+	// Kind is "saved", "plan", "found", "candidate", "sync", "measure"
+	// (the measuring runs of the minimal plan begin), "measure-end" (they
+	// are over) or "measured" (with their estimate).
 	Kind string
 	// Sync names the strategy a "sync" event measured the minimal plan with.
 	Sync      string
@@ -214,7 +216,9 @@ func Search(ctx context.Context, exec Executor, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
+	emit(Event{Kind: "measure", Steps: sr.Plan.Len()})
 	m, last, err := Measure(ctx, exec, sr.Plan, cfg.Measure)
+	emit(Event{Kind: "measure-end", Steps: sr.Plan.Len()})
 	if pl, ok := asPersistent(err); ok {
 		return res.persistent(pl, time.Time{}), nil
 	}

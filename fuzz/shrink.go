@@ -56,6 +56,11 @@ func (o Execution) Failed() bool { return len(o.Findings) > 0 }
 //     began is known exactly.
 type FixtureExecutor struct {
 	Fixture *harness.Fixture
+	// Sink, when set, receives every record of every execution, as a run's
+	// stream would: fuzz sets it for the measuring runs of the minimal
+	// plan, replay for all of its runs, so that their reports read the
+	// same stream as a run's.
+	Sink harness.Sink
 
 	executions int
 	// cleanAfter is the last execution after which a control was clean
@@ -114,6 +119,9 @@ func (e *FixtureExecutor) Execute(ctx context.Context, p harness.Plan) (Executio
 	res, err := e.Fixture.Execute(ctx, p, func(r harness.Record) error {
 		if r.Finding != nil {
 			out.Findings = append(out.Findings, *r.Finding)
+		}
+		if e.Sink != nil {
+			return e.Sink(r)
 		}
 		return nil
 	})

@@ -162,7 +162,11 @@ func HTML(w io.Writer, s Summary) error {
 		c := commandsFor(s)
 		p.Commands = &c
 	}
-	p.Reproduction = reproductionOf(s)
+	if p.Reproduction = reproductionOf(s); p.Reproduction != nil && p.Commands != nil {
+		// The stream is fuzz's or replay's: the plan is already minimal,
+		// and its replay command is shown with it.
+		p.Commands.Shrink = ""
+	}
 	return htmlTemplate.Execute(w, p)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/crosstalk/crosstalk/fuzz"
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
+	"github.com/crosstalk/crosstalk/reports"
 	"github.com/crosstalk/crosstalk/reports/evidence"
 )
 
@@ -82,7 +83,8 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "fuzz", fuzzUsage)
 	var (
 		target, baseURL, syncName, out, dir, emit, testPkg, testHandler, cacheBust string
-		planPath                                                                   string
+		planPath, streamPath                                                       string
+		extra                                                                      reportFlags
 		seed                                                                       uint64
 		plans, minSteps, maxSteps, measure                                         int
 		budget                                                                     time.Duration
@@ -100,6 +102,8 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	fs.IntVar(&measure, "measure", 50, "runs that measure the minimal plan's reproduction rate")
 	fs.StringVar(&dir, "dir", fuzz.DefaultDir, "where failing plans are kept and re-run first (empty: none)")
 	fs.StringVar(&out, "o", "", "plan file to write (default: -dir/<target>-<seed>.json)")
+	fs.StringVar(&streamPath, "stream", "", "write the result stream of the minimal plan's measuring runs, ending with its reproduction, to this `FILE` (JSON Lines)")
+	fs.Var(&extra, "report", "also write a report of those runs and the minimal plan, as FORMAT:PATH; repeatable. Formats: "+reports.NameList())
 	fs.StringVar(&emit, "emit-test", "", "also write a testify regression test replaying the plan to this _test.go file")
 	fs.StringVar(&testPkg, "test-package", "", "package of the emitted test (default: that of the directory's Go files, else main_test)")
 	fs.StringVar(&testHandler, "test-handler", "crosstalkHandler", "func(testing.TB) http.Handler the emitted test calls; define it in that package")
@@ -141,6 +145,9 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	}
 	if minSteps < 1 || maxSteps < minSteps || plans < 1 || measure < 1 || budget <= 0 {
 		return usageErr(e, "fuzz: need 1 <= -min-steps <= -max-steps, and positive -plans, -measure and -budget")
+	}
+	if msg := fileOutputs(streamPath, extra); msg != "" {
+		return usageErr(e, "fuzz: %s", msg)
 	}
 	if emit != "" && !strings.HasSuffix(emit, "_test.go") {
 		return usageErr(e, "fuzz: -emit-test must name a _test.go file, not %q", emit)
@@ -209,11 +216,41 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		cfg.Saved = saved
 		fmt.Fprintf(e.stdout, "saved plans: %d in %s\n", len(saved), dir)
 	}
-	cfg.Progress = fuzzProgress(e, verbose, givenPlan != nil)
-	res, err := fuzz.Search(ctx, &fuzz.FixtureExecutor{Fixture: fx}, cfg)
+	exec := &fuzz.FixtureExecutor{Fixture: fx}
+	var stream *results
+	if streamPath != "" || len(extra) > 0 {
+		if stream, err = openResults(ctx, e, s, streamPath, nil); err != nil {
+			return usageErr(e, "fuzz: %v", err)
+		}
+	}
+	progress := fuzzProgress(e, verbose, givenPlan != nil)
+	cfg.Progress = func(ev fuzz.Event) {
+		// The measuring runs of the minimal plan are what a report shows:
+		// they run the plan as replay does, and the rate comes from them.
+		switch {
+		case ev.Kind == "measure" && stream != nil:
+			exec.Sink = stream.sink
+		case ev.Kind == "measure-end":
+			exec.Sink = nil
+		}
+		progress(ev)
+	}
+	// A search that ends without a measured minimal plan has nothing for
+	// -stream and -report; they say so rather than write an empty stream.
+	unmeasured := func(why string) {
+		if stream != nil {
+			stream.abandon()
+			fmt.Fprintf(e.stderr, "crosstalk: -stream and -report: nothing written: %s\n", why)
+		}
+	}
+	res, err := fuzz.Search(ctx, exec, cfg)
 	if err != nil {
+		unmeasured("the search ended in an error")
 		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 		return harness.ExitInconclusive
+	}
+	if !res.Found {
+		unmeasured("no plan leaked")
 	}
 	if !res.Found && givenPlan != nil {
 		how := "interrupted"
@@ -268,15 +305,18 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	f := res.File(fileSpec, s.Name, fx.BaseURL(), fx.Sync())
 	f.Sessions, f.Reset = fx.SessionsName(), fx.ResetName()
 	if err := f.WriteFile(out); err != nil {
+		unmeasured("the plan could not be saved")
 		fmt.Fprintf(e.stderr, "crosstalk: writing the plan: %v\n", err)
 		return harness.ExitInconclusive
 	}
 	fmt.Fprint(e.stdout, fuzz.Report(res, f, out))
 	if res.Persistent != nil {
+		unmeasured("the leak is persistent and there is no reset, so no minimal plan was measured")
 		fmt.Fprintf(e.stdout, "search %v\n", res.SearchTime.Round(time.Millisecond))
 		return harness.ExitLeak
 	}
 	if res.Interrupted {
+		unmeasured("interrupted before the minimal plan was measured")
 		fmt.Fprintf(e.stdout, "interrupted: the smallest failing plan so far is saved; its reproduction rate was not measured\n")
 	}
 	fmt.Fprintf(e.stdout, "search %v, shrink %v, measure %v\n", res.SearchTime.Round(time.Millisecond),
@@ -292,6 +332,15 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		replayCmd += fmt.Sprintf(" -reset-cmd %q", rf.command)
 	}
 	fmt.Fprintf(e.stdout, "replay it:\n  %s\n", replayCmd)
+	if stream != nil && !res.Interrupted {
+		lo, hi := res.Measured.Interval95()
+		rep := &harness.Reproduction{Plan: f.Plan, FoundSteps: res.Original.Len(), Reproduced: res.Measured.Fails, Runs: res.Measured.Runs,
+			Low: lo, High: hi, Sync: fx.Sync(), Persistence: res.Persistence, NeedsReset: f.NeedsReset, PlanFile: out, Command: replayCmd}
+		if err := stream.sink(harness.Record{V: harness.StreamVersion, Type: harness.RecordReproduction, Reproduction: rep}); err != nil {
+			fmt.Fprintf(e.stderr, "crosstalk: the result stream: %v\n", err)
+		}
+		extra.writeAll(e, stream.close())
+	}
 	if emit != "" {
 		if err := emitTest(f, emit, specPath, testPkg, testHandler); err != nil {
 			// The leak was found and its plan saved: that is still the verdict.

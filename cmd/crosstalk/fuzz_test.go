@@ -15,6 +15,7 @@ import (
 
 	"github.com/crosstalk/crosstalk/fuzz"
 	"github.com/crosstalk/crosstalk/harness"
+	"github.com/crosstalk/crosstalk/reports"
 )
 
 // fuzz finds the last-login leak from random plans of at least 20 steps,
@@ -32,8 +33,9 @@ func TestFuzzShrinksLastLoginAndReplays(t *testing.T) {
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "leak.json")
 	emit := filepath.Join(dir, "svc", "leak_crosstalk_test.go")
+	stream, html := filepath.Join(dir, "fuzz.jsonl"), filepath.Join(t.ArtifactDir(), "fuzz.html")
 	r := crosstalk(t, "fuzz", "-target", webmailSpec, "-url", url, "-seed", "1", "-dir", dir, "-o", plan,
-		"-measure", "20", "-emit-test", emit, "-test-package", "svc_test")
+		"-measure", "20", "-emit-test", emit, "-test-package", "svc_test", "-stream", stream, "-report", "html:"+html)
 	require.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stdout, "crosstalk replay -plan "+plan+" -url "+url+" -n 50", "the plan was found away from the spec's URL")
 	assert.Regexp(t, regexp.MustCompile(`seed \d+ drew a (\d{2,})-step plan that leaked`), r.stdout)
@@ -50,9 +52,42 @@ func TestFuzzShrinksLastLoginAndReplays(t *testing.T) {
 	assert.Contains(t, string(src), "package svc_test")
 	assert.Contains(t, string(src), "crosstalkHandler(t)")
 
-	r = crosstalk(t, "replay", "-plan", plan, "-url", url, "-n", "50")
+	// The stream holds the 20 measuring runs of the minimal plan and ends
+	// with its reproduction, which every report shows; the HTML report
+	// renders it in a browser.
+	recs := readStream(t, stream)
+	last := recs[len(recs)-1]
+	require.Equal(t, harness.RecordReproduction, last.Type)
+	assert.Equal(t, f.Plan, last.Reproduction.Plan)
+	assert.Equal(t, f.Reproduction.Fails, last.Reproduction.Reproduced)
+	assert.Equal(t, 20, last.Reproduction.Runs)
+	assert.Equal(t, f.OriginalSteps, last.Reproduction.FoundSteps)
+	assert.Contains(t, last.Reproduction.Command, "crosstalk replay -plan "+plan)
+	headers := 0
+	for _, rec := range recs {
+		if rec.Type == harness.RecordHeader {
+			headers++
+		}
+	}
+	assert.Equal(t, 20, headers, "one header per measuring run")
+	rep := crosstalk(t, "report", "-in", stream)
+	assert.Contains(t, rep.stdout, "Minimal reproduction: 2 steps in 1 burst with 2 users")
+	assert.Contains(t, rep.stdout, "replay it: crosstalk replay -plan "+plan)
+	p := openInBrowser(t, html, []string{"#reproduction", "#plan td", "#replay", "pre.evidence"})
+	assert.Empty(t, p.problems)
+	for _, sel := range []string{"#reproduction", "#plan td", "#replay", "pre.evidence"} {
+		assert.Positive(t, p.counts[sel], "%s rendered", sel)
+	}
+
+	rstream := filepath.Join(dir, "replay.jsonl")
+	md := filepath.Join(dir, "replay.md")
+	r = crosstalk(t, "replay", "-plan", plan, "-url", url, "-n", "50", "-stream", rstream, "-report", "markdown:"+md)
 	assert.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Regexp(t, `reproduced in \d+ of 50 runs`, r.stdout)
+	rrecs := readStream(t, rstream)
+	require.Equal(t, harness.RecordReproduction, rrecs[len(rrecs)-1].Type)
+	assert.Equal(t, 50, rrecs[len(rrecs)-1].Reproduction.Runs)
+	assert.Contains(t, readFile(t, md), "### Replayed plan")
 	if runtime.GOOS == "linux" {
 		assert.Contains(t, r.stdout, "50 runs, idle CPU priority")
 	}
@@ -82,6 +117,17 @@ func TestFuzzSaysWhenAStrategyCouldNotRun(t *testing.T) {
 		"  with -sync barrier  the minimal plan reproduced in 0 of 20 runs\n", out.String())
 }
 
+func readStream(t *testing.T, path string) []harness.Record {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	recs, err := reports.ReadAll(f)
+	require.NoError(t, err)
+	require.NotEmpty(t, recs)
+	return recs
+}
+
 func TestFuzzAndReplayUsageErrorsExit2(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	require.NoError(t, os.WriteFile(bad, []byte(`{"version":1,"plan":{"bursts":[]}}`), 0o644))
@@ -95,6 +141,9 @@ func TestFuzzAndReplayUsageErrorsExit2(t *testing.T) {
 		{"replay", "-plan", "does-not-exist.json"},
 		{"replay", "-plan", bad},
 		{"replay", "-plan", bad, "-n", "0"},
+		{"fuzz", "-target", webmailSpec, "-stream", "-"},
+		{"fuzz", "-target", webmailSpec, "-report", "html:-"},
+		{"replay", "-plan", bad, "-report", "nosuch:x"},
 	} {
 		r := crosstalk(t, args...)
 		assert.Equal(t, 2, r.code, "%v\n%s", args, r.stderr)

@@ -11,6 +11,7 @@ import (
 	"github.com/crosstalk/crosstalk/fuzz"
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
+	"github.com/crosstalk/crosstalk/reports"
 )
 
 const replayUsage = `
@@ -41,6 +42,7 @@ Examples:
   crosstalk replay -plan leak.json -target staging.yaml -sync lastbyte -n 200
   crosstalk replay -plan leak.json -cache-bust ctbust   # force cache misses in every burst
   crosstalk replay -plan leak.json -reset-cmd './restart-target.sh' -reset-timeout 20s
+  crosstalk replay -plan leak.json -stream replay.jsonl -report html:replay.html   # evidence: every run, and the plan
 
 Exit codes: 0 the plan did not leak in any run, 1 it leaked in at least one,
 2 usage or config error, 3 inconclusive (setup failed, or the runs mostly erred).
@@ -50,6 +52,8 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "replay", replayUsage)
 	var (
 		planPath, target, baseURL, syncName, cacheBust string
+		streamPath                                     string
+		extra                                          reportFlags
 		n                                              int
 		insecure, verbose                              bool
 	)
@@ -61,6 +65,8 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks")
 	fs.StringVar(&cacheBust, "cache-bust", "", cacheBustUsage)
 	fs.BoolVar(&verbose, "v", false, "print every run")
+	fs.StringVar(&streamPath, "stream", "", "write the result stream of every run, ending with the plan's reproduction, to this `FILE` (JSON Lines)")
+	fs.Var(&extra, "report", "also write a report of the runs and the plan, as FORMAT:PATH; repeatable. Formats: "+reports.NameList())
 	yield := yieldFlag(fs)
 	rate, header := controlFlags(fs)
 	var rf resetFlags
@@ -73,6 +79,9 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	}
 	if planPath == "" {
 		return usageErr(e, "replay needs -plan FILE (see crosstalk replay -h)")
+	}
+	if msg := fileOutputs(streamPath, extra); msg != "" {
+		return usageErr(e, "replay: %s", msg)
 	}
 	if n < 1 || n > 1_000_000 {
 		return usageErr(e, "replay: -n must be between 1 and 1000000")
@@ -130,6 +139,13 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 		return harness.ExitLeak
 	}
 	exec := &fuzz.FixtureExecutor{Fixture: fx}
+	var stream *results
+	if streamPath != "" || len(extra) > 0 {
+		if stream, err = openResults(ctx, e, s, streamPath, nil); err != nil {
+			return usageErr(e, "replay: %v", err)
+		}
+		exec.Sink = stream.sink
+	}
 	var est fuzz.Estimate
 	var requests, errs, bursts int
 	var cov harness.Coverage
@@ -192,6 +208,23 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	findings := est.Fails
 	if findings == 0 && example != nil {
 		findings = 1
+	}
+	if stream != nil {
+		cmd := "crosstalk replay -plan " + planPath
+		if baseURL != "" {
+			cmd += " -url " + spec.RedactURL(baseURL)
+		}
+		cmd += fmt.Sprintf(" -n %d", n)
+		rep := &harness.Reproduction{Plan: f.Plan, Reproduced: est.Fails, Runs: est.Runs, Low: lo, High: hi, Sync: fx.Sync(),
+			NeedsReset: f.NeedsReset, PlanFile: planPath, Command: cmd}
+		if example != nil {
+			rep.Persistence = example.Persistence
+		}
+		exec.Sink = nil
+		if err := stream.sink(harness.Record{V: harness.StreamVersion, Type: harness.RecordReproduction, Reproduction: rep}); err != nil {
+			fmt.Fprintf(e.stderr, "crosstalk: the result stream: %v\n", err)
+		}
+		extra.writeAll(e, stream.close())
 	}
 	v, reason := harness.Decide(harness.Counts{Findings: findings, Requests: requests, Errors: errs, Bursts: bursts,
 		CutShort: est.Runs < n, Coverage: cov}, s.Limits.MaxErrorRate)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +13,6 @@ import (
 	"github.com/crosstalk/crosstalk/harness"
 	"github.com/crosstalk/crosstalk/harness/spec"
 	"github.com/crosstalk/crosstalk/reports"
-	"github.com/crosstalk/crosstalk/reports/evidence"
 )
 
 const runUsage = `
@@ -168,11 +166,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	if err := render(summaryOut, sum); err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: writing the summary: %v\n", err)
 	}
-	for _, r := range extra {
-		if err := r.write(e, sum); err != nil {
-			fmt.Fprintf(e.stderr, "crosstalk: -report %s:%s: %v\n", r.format, r.path, err)
-		}
-	}
+	extra.writeAll(e, sum)
 	return sum.Verdict.ExitCode()
 }
 
@@ -205,115 +199,27 @@ func sequential(e *env, o *harness.Outcome) {
 	}
 }
 
-// reportFlags collects -report FORMAT:PATH flags.
-type reportFlags []reportFlag
-
-type reportFlag struct {
-	format, path string
-	render       reports.Reporter
-}
-
-func (r *reportFlags) String() string {
-	parts := make([]string, len(*r))
-	for i, f := range *r {
-		parts[i] = f.format + ":" + f.path
-	}
-	return strings.Join(parts, ",")
-}
-
-func (r *reportFlags) Set(v string) error {
-	format, path, ok := strings.Cut(v, ":")
-	if !ok || path == "" {
-		return fmt.Errorf("want FORMAT:PATH, such as html:report.html (formats: %s)", reports.NameList())
-	}
-	render, err := reports.ByName(format)
-	if err != nil {
-		return err
-	}
-	*r = append(*r, reportFlag{format: format, path: path, render: render})
-	return nil
-}
-
-func (r reportFlag) write(e *env, sum reports.Summary) error {
-	if r.path == "-" {
-		return r.render(e.stdout, sum)
-	}
-	f, err := evidence.Create(r.path)
-	if err != nil {
-		return err
-	}
-	return errors.Join(r.render(f, sum), f.Close())
-}
-
-// streamGrace is how long a finished run waits for the reader of its
-// stream before giving up on it.
-const streamGrace = 2 * time.Second
-
 // execute runs the harness, streaming every record to path ("-" for
 // stdout, "" for nowhere) and folding each into the summary as it goes, so
 // memory does not grow with the findings. tap, when set, sees every record
 // too.
 func execute(ctx context.Context, e *env, s *spec.Spec, opts harness.Options, path string, tap func(harness.Record)) (reports.Summary, error) {
-	agg := reports.NewAggregator()
-	var enc *reports.Encoder
-	var sw *reports.StreamWriter
-	if path != "" {
-		w := e.stdout
-		if path != "-" {
-			// evidence.Create opens a pipe such as /dev/stdout write-only:
-			// crosstalk must not be a reader of its own pipe, or the pipe
-			// never breaks when the real reader goes away.
-			f, err := evidence.Create(path)
-			if err != nil {
-				return reports.Summary{}, fmt.Errorf("cannot write the result stream: %w", err)
-			}
-			defer f.Close()
-			w = f
-		}
-		sw = reports.NewStreamWriter(w)
-		enc = reports.NewEncoder(sw)
-		// Once the run is told to stop, a reader that stopped reading gets
-		// a little while and is then given up on, so Ctrl-C always ends
-		// the run.
-		stop := context.AfterFunc(ctx, func() { time.AfterFunc(streamGrace, sw.Abandon) })
-		defer stop()
+	out, err := openResults(ctx, e, s, path, tap)
+	if err != nil {
+		return reports.Summary{}, err
 	}
-	hash := specHash(s)
 	p := newProgress(e, s.Name)
 	opts.Progress = p.update
-	_, err := harness.Run(ctx, s, opts, func(r harness.Record) error {
-		if r.Type == harness.RecordHeader && r.Header != nil {
-			// Stamped here, not only by the encoder, so that the reports of
-			// this run and of its saved stream say the same.
-			h := *r.Header
-			h.Version = cmp.Or(h.Version, reports.Version())
-			h.SpecHash = cmp.Or(h.SpecHash, hash)
-			r.Header = &h
-		}
-		agg.Add(r)
-		if tap != nil {
-			tap(r)
-		}
-		if enc == nil {
-			return nil
-		}
-		return enc.Encode(r)
-	})
+	_, err = harness.Run(ctx, s, opts, out.sink)
 	p.done()
 	if errors.Is(err, harness.ErrOptions) {
+		out.abandon()
 		return reports.Summary{}, err
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
 	}
-	if sw != nil {
-		if err := sw.Close(streamGrace); err != nil {
-			fmt.Fprintf(e.stderr, "crosstalk: the result stream is incomplete: %v\n", err)
-		} else if path != "-" {
-			fmt.Fprintf(e.stderr, "result stream written to %s\n", path)
-		}
-	}
-	return agg.Summary(), nil
+	return out.close(), nil
 }
 
 // specHash is the digest of the spec file as it is on disk, so that a
