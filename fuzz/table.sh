@@ -58,7 +58,7 @@ stopall() {
 
 # steps PLAN describes a plan's bursts: "user3 profile + user5 profile | ...".
 steps() {
-	jq -r '[.plan.bursts[] | [.steps[] | .user + " " + .request + (if .cancel_after_ns then " (cancel " + (.cancel_after_ns/1000|floor|tostring) + " µs)" else "" end)] | join(" + ")] | join(" | ")' "$1"
+	jq -r '[.plan.bursts[] | [.steps[] | .user + " " + .request + (if .cancel_after_ns then " (cancel " + (.cancel_after_ns/1000|floor|tostring) + " µs)" else "" end)] | join(" + ")] | join(" → ")' "$1"
 }
 
 export WEBMAIL_RESET_TOKEN=tok
