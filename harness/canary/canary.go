@@ -444,7 +444,7 @@ func (c *Canary) probe(ctx context.Context, in *instance, steps []probeStep) tim
 		in.refreshes++
 		if !ok {
 			in.refreshFails++
-			in.samples = append(in.samples, sample{at: time.Now(), probes: 1, errors: 1})
+			in.add(sample{at: time.Now(), probes: 1, errors: 1}, c.cfg.Window)
 		}
 		c.mu.Unlock()
 		c.metrics.refreshes.WithLabelValues(in.name).Inc()
@@ -470,7 +470,9 @@ func (c *Canary) record(in *instance, res *burstResult, fails int) {
 	in.bursts++
 	in.probes += len(res.Exchanges)
 	in.errors += fails
-	in.samples = append(in.samples, sample{at: now, probes: len(res.Exchanges), errors: fails})
+	cov := res.Coverage
+	in.cov.Add(cov)
+	in.add(sample{at: now, probes: len(res.Exchanges), errors: fails, bursts: 1, cov: &cov}, c.cfg.Window)
 	if fails < len(res.Exchanges) {
 		in.lastOK = now
 	}
