@@ -22,7 +22,7 @@ type Spec struct {
 	// through the balancer attributes what it finds to it.
 	BackendHeader string `yaml:"backend_header,omitempty" json:"backend_header,omitempty"`
 	Users         Users  `yaml:"users" json:"users"`
-	Login     Login    `yaml:"login" json:"login"`
+	Login         Login  `yaml:"login" json:"login"`
 	// Seed requests run once per user before any burst. A "{{canary}}" in their
 	// path, body or headers becomes a fresh canary token owned by that user.
 	Seed []Request `yaml:"seed,omitempty" json:"seed,omitempty"`
