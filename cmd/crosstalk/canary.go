@@ -80,7 +80,7 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&instances, "instances", "", "comma-separated base URLs of the instances (replaces the spec's)")
 	fs.StringVar(&from, "instances-from", "", "dns:NAME or dns:NAME:PORT: one instance per address NAME resolves to")
 	fs.StringVar(&requests, "requests", "", "comma-separated read requests to probe with (default: every read that needs no extracted value)")
-	fs.StringVar(&onLeak, "on-leak", "", "shell command to run once, on the first leak (CROSSTALK_LEAK_INSTANCE, _VIEWER, _OWNER, _REQUEST are set)")
+	fs.StringVar(&onLeak, "on-leak", "", "shell command to run once, on the first leak (CROSSTALK_LEAK_INSTANCE, _BACKEND, _VIEWER, _OWNER, _REQUEST are set)")
 	fs.StringVar(&out, "o", "", "write the result stream (JSON Lines) to this file as the canary goes")
 	fs.BoolVar(&trace, "trace", false, "add every exchange to the result stream")
 	fs.BoolVar(&once, "once", false, "one bounded check of -for, then exit with the verdict's code")
@@ -246,9 +246,9 @@ func parseRate(s string) (float64, error) {
 // environment, its output going to the canary's stderr.
 func runOnLeak(ctx context.Context, e *env, command string, l canary.Leak) {
 	fmt.Fprintf(e.stderr, "crosstalk canary: LEAK on %s: %s saw %s's data (%s, %s marker); running -on-leak\n",
-		l.Instance, l.Viewer, l.Owner, l.Request, l.Kind)
+		where(l), l.Viewer, l.Owner, l.Request, l.Kind)
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Env = append(os.Environ(), "CROSSTALK_LEAK_INSTANCE="+l.Instance, "CROSSTALK_LEAK_VIEWER="+l.Viewer,
+	cmd.Env = append(os.Environ(), "CROSSTALK_LEAK_INSTANCE="+l.Instance, "CROSSTALK_LEAK_BACKEND="+l.Backend, "CROSSTALK_LEAK_VIEWER="+l.Viewer,
 		"CROSSTALK_LEAK_OWNER="+l.Owner, "CROSSTALK_LEAK_REQUEST="+l.Request)
 	cmd.Stdout, cmd.Stderr = e.stderr, e.stderr
 	if err := cmd.Run(); err != nil {
@@ -262,10 +262,24 @@ func printCanary(e *env, v canary.Verdict) {
 	for _, iv := range v.Instances {
 		fmt.Fprintf(e.stdout, "%-24s %-12s %7d %7d %6d %9d\n", iv.Instance, iv.Verdict, iv.Probes, iv.Errors, iv.Leaks, iv.Refreshes)
 	}
+	for _, iv := range v.Instances {
+		for _, b := range iv.Backends {
+			fmt.Fprintf(e.stdout, "  %-22s %-12s %7d %7s %6d\n", "via "+b.Backend, "", b.Responses, "", b.Leaks)
+		}
+	}
 	if l := v.FirstLeak; l != nil {
 		fmt.Fprintf(e.stdout, "first leak: on %s, %s saw %s's data in %s (%s marker, %s) at %s\n",
-			l.Instance, l.Viewer, l.Owner, l.Request, l.Kind, l.Where, l.At.Format(time.RFC3339Nano))
+			where(*l), l.Viewer, l.Owner, l.Request, l.Kind, l.Where, l.At.Format(time.RFC3339Nano))
 	}
+}
+
+// where names the instance of a leak and, when a balancer named another, the
+// backend that served it.
+func where(l canary.Leak) string {
+	if l.Backend == "" || l.Backend == l.Instance {
+		return l.Instance
+	}
+	return l.Backend + " (through " + l.Instance + ")"
 }
 
 type benchDetectFlags struct {

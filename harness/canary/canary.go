@@ -90,13 +90,16 @@ type Config struct {
 
 // Leak summarises the first leak, for -on-leak and the Flagger answer.
 type Leak struct {
-	Instance string    `json:"instance"`
-	Viewer   string    `json:"viewer"`
-	Owner    string    `json:"owner"`
-	Request  string    `json:"request"`
-	Kind     string    `json:"kind"`
-	Where    string    `json:"where"`
-	At       time.Time `json:"at"`
+	Instance string `json:"instance"`
+	// Backend served the leaking response: the instance itself, or the
+	// backend a balancer named in the spec's backend_header.
+	Backend string    `json:"backend"`
+	Viewer  string    `json:"viewer"`
+	Owner   string    `json:"owner"`
+	Request string    `json:"request"`
+	Kind    string    `json:"kind"`
+	Where   string    `json:"where"`
+	At      time.Time `json:"at"`
 }
 
 // Canary probes a target's instances. Make one with New, start it with Run,
@@ -110,13 +113,16 @@ type Canary struct {
 	metrics *metrics
 	rng     *rand.Rand // guarded by mu
 
-	mu       sync.Mutex
-	started  time.Time
-	ended    time.Time
-	running  bool
-	first    *Leak
-	onLeak   sync.WaitGroup
-	leakOnce sync.Once
+	mu      sync.Mutex
+	started time.Time
+	ended   time.Time
+	running bool
+	first   *Leak
+	// backendSeen are the backend labels made from backend headers, at
+	// most maxBackends.
+	backendSeen []string
+	onLeak      sync.WaitGroup
+	leakOnce    sync.Once
 
 	sinkMu     sync.Mutex
 	sinkErr    error
@@ -196,7 +202,8 @@ func New(cfg Config) (*Canary, error) {
 			name = fmt.Sprintf("%s#%d", u.Host, i)
 		}
 		names[name] = true
-		c.inst = append(c.inst, &instance{name: name, base: strings.TrimRight(raw, "/"), kinds: map[string]int{}})
+		c.inst = append(c.inst, &instance{name: name, base: strings.TrimRight(raw, "/"), kinds: map[string]int{},
+			served: map[string]int{}, backendLeaks: map[string]int{}})
 	}
 	c.metrics = newMetrics(c)
 	return c, nil
@@ -466,7 +473,15 @@ func (c *Canary) probe(ctx context.Context, in *instance, steps []probeStep) tim
 // the alarm on the first leak.
 func (c *Canary) record(in *instance, res *burstResult, fails int) {
 	now := time.Now()
+	var served []string
 	c.mu.Lock()
+	for _, x := range res.Exchanges {
+		if x.Status > 0 {
+			b := c.backendLabel(in, x.Backend)
+			in.served[b]++
+			served = append(served, b)
+		}
+	}
 	in.bursts++
 	in.probes += len(res.Exchanges)
 	in.errors += fails
@@ -478,6 +493,9 @@ func (c *Canary) record(in *instance, res *burstResult, fails int) {
 	}
 	c.mu.Unlock()
 	m := c.metrics
+	for _, b := range served {
+		m.responses.WithLabelValues(b).Inc()
+	}
 	m.bursts.WithLabelValues(in.name).Inc()
 	m.probes.WithLabelValues(in.name).Add(float64(len(res.Exchanges)))
 	m.errors.WithLabelValues(in.name).Add(float64(fails))
@@ -496,21 +514,24 @@ func (c *Canary) addFindings(in *instance, fs []*finding) {
 		return
 	}
 	var first *Leak
+	backends := make([]string, len(fs))
 	c.mu.Lock()
-	for _, f := range fs {
+	for i, f := range fs {
+		backends[i] = c.backendLabel(in, f.Backend)
 		in.findings++
 		in.kinds[string(f.Kind)]++
+		in.backendLeaks[backends[i]]++
 		if in.firstLeak == nil {
-			in.firstLeak = leakOf(in, f)
+			in.firstLeak = leakOf(in, f, backends[i])
 		}
 		if c.first == nil {
-			c.first = leakOf(in, f)
+			c.first = leakOf(in, f, backends[i])
 			first = c.first
 		}
 	}
 	c.mu.Unlock()
-	for _, f := range fs {
-		c.metrics.findings.WithLabelValues(in.name, string(f.Kind)).Inc()
+	for i, f := range fs {
+		c.metrics.findings.WithLabelValues(backends[i], string(f.Kind)).Inc()
 	}
 	if first != nil {
 		c.alarm(*first)
@@ -533,8 +554,8 @@ func (c *Canary) alarm(l Leak) {
 	})
 }
 
-func leakOf(in *instance, f *finding) *Leak {
-	return &Leak{Instance: in.name, Viewer: f.Viewer, Owner: f.Owner, Request: f.Request, Kind: string(f.Kind), Where: f.Where, At: f.Done}
+func leakOf(in *instance, f *finding, backend string) *Leak {
+	return &Leak{Instance: in.name, Backend: backend, Viewer: f.Viewer, Owner: f.Owner, Request: f.Request, Kind: string(f.Kind), Where: f.Where, At: f.Done}
 }
 
 // FirstLeak is the first leak seen, or nil.

@@ -29,6 +29,8 @@ type exchangeResult struct {
 	User, Request string
 	Status        int
 	Err           string
+	// Backend is the raw value of the spec's backend header, if any.
+	Backend string
 }
 
 // burstResult is what one executed burst produced.
@@ -74,7 +76,7 @@ func (e *engine) fire(ctx context.Context, steps []probeStep, sink harness.Sink)
 		switch r.Type {
 		case harness.RecordExchange:
 			res.Exchanges = append(res.Exchanges, exchangeResult{User: r.Exchange.User, Request: r.Exchange.Request,
-				Status: r.Exchange.Status, Err: r.Exchange.Err})
+				Status: r.Exchange.Status, Err: r.Exchange.Err, Backend: r.Exchange.Backend})
 		case harness.RecordFinding:
 			res.Findings = append(res.Findings, r.Finding)
 		case harness.RecordBurst:

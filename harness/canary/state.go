@@ -18,6 +18,9 @@ type instance struct {
 	bursts, probes, errors, findings int
 	refreshes, refreshFails          int
 	kinds                            map[string]int
+	// served and backendLeaks count responses and findings by the backend
+	// that served them (see backendLabel).
+	served, backendLeaks map[string]int
 	// cov is the coverage over the canary's whole life; samples hold the
 	// live window's bursts, older ones dropped.
 	cov       coverage
@@ -62,8 +65,11 @@ type InstanceVerdict struct {
 	// Coverage is the window's: how many of its read responses carried
 	// their viewer's own data. An instance whose answers carry nobody's
 	// data (empty pages, a login page) is not vouched for.
-	Coverage  coverage       `json:"coverage"`
-	Kinds     map[string]int `json:"leaks_by_kind,omitempty"`
+	Coverage coverage       `json:"coverage"`
+	Kinds    map[string]int `json:"leaks_by_kind,omitempty"`
+	// Backends break the instance's responses and leaks down by the
+	// backend that served them, when the spec names a backend_header.
+	Backends  []BackendCount `json:"backends,omitempty"`
 	FirstLeak *Leak          `json:"first_leak,omitempty"`
 }
 
@@ -141,6 +147,9 @@ func (c *Canary) judge(now time.Time, window time.Duration, whole bool) Verdict 
 			for k, n := range in.kinds {
 				iv.Kinds[k] = n
 			}
+		}
+		if c.cfg.Spec.BackendHeader != "" {
+			iv.Backends = in.backendCounts()
 		}
 		var n counts
 		if whole {
