@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/crosstalk/crosstalk/harness/spec"
 )
 
 // instance is one probed instance and what the canary has seen of it. Its
@@ -28,6 +30,28 @@ type instance struct {
 	lastOK    time.Time
 	firstLeak *Leak
 	backoff   time.Duration
+	// turn is the smooth weighted round robin over the reads, for
+	// same-request bursts: each read's running credit.
+	turn []int
+}
+
+// nextRead is the instance's next read in turn: smooth weighted round robin,
+// so that a read of weight 4 among reads of weight 1 comes four times in six,
+// spread out, from the first burst on, not at random.
+func (in *instance) nextRead(reads []*spec.Request) *spec.Request {
+	if len(in.turn) != len(reads) {
+		in.turn = make([]int, len(reads))
+	}
+	total, best := 0, 0
+	for i, q := range reads {
+		in.turn[i] += q.Weight
+		total += q.Weight
+		if in.turn[i] > in.turn[best] {
+			best = i
+		}
+	}
+	in.turn[best] -= total
+	return reads[best]
 }
 
 // sample is one burst (or re-login) of an instance, for the live window.
