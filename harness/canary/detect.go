@@ -210,7 +210,7 @@ func trial(ctx context.Context, cfg DetectConfig, mode string, share float64, v 
 	}
 	var urls []string
 	for _, f := range fronts {
-		srv := serve(f)
+		srv := serve(f, v.Sync == syncH2)
 		stops = append(stops, srv.Close)
 		urls = append(urls, srv.URL)
 	}
@@ -382,7 +382,7 @@ func FalseAlarms(ctx context.Context, cfg DetectConfig, builds int, d time.Durat
 			return 0, 0, err
 		}
 		defer stop()
-		srv := serve(h)
+		srv := serve(h, cfg.first().Sync == syncH2)
 		defer srv.Close()
 		urls = append(urls, srv.URL)
 	}
@@ -405,13 +405,17 @@ func (cfg DetectConfig) first() DetectVariant {
 	return cfg.Variants[0]
 }
 
-// serve serves h on loopback over HTTP/1.1 and, for -sync h2, h2c.
-func serve(h http.Handler) *httptest.Server {
+// serve serves h on loopback over HTTP/1.1 and, for -sync h2, h2c too. A
+// build serves h2c only when it is asked for, so that the HTTP/1.1 figures
+// are those of a plain HTTP/1.1 server.
+func serve(h http.Handler, h2c bool) *httptest.Server {
 	srv := httptest.NewUnstartedServer(h)
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	srv.Config.Protocols = &p
+	if h2c {
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetUnencryptedHTTP2(true)
+		srv.Config.Protocols = &p
+	}
 	srv.Start()
 	return srv
 }

@@ -125,6 +125,7 @@ type (
 const (
 	streamVersion = harness.StreamVersion
 	defaultSync   = harness.SyncBarrier
+	syncH2        = harness.SyncH2
 )
 
 const (
