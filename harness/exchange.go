@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crosstalk/crosstalk/harness/internal/wire"
@@ -132,6 +133,23 @@ func arrivalOf(resp wire.Response) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, ns)
+}
+
+// maxBackend bounds what a backend header may put into the stream: an
+// address list is short, and the header is the target's to fill.
+const maxBackend = 256
+
+// backendOf reads the backend a balancer named in header, cut to
+// maxBackend bytes; "" without a header name or a reply.
+func backendOf(resp wire.Response, header string) string {
+	if header == "" || resp.Header == nil {
+		return ""
+	}
+	v := strings.TrimSpace(strings.Join(resp.Header.Values(header), ", "))
+	if len(v) > maxBackend {
+		v = v[:maxBackend]
+	}
+	return strings.ToValidUTF8(v, "")
 }
 
 // waitUntil spins until t. Offsets are microseconds, far below what a timer

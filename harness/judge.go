@@ -35,6 +35,14 @@ func (e *execution) judge(ctx context.Context, shots []*shot) error {
 			sh.c = nil
 		}
 		e.out.Requests++
+		// The header is the target's to fill: it goes through the same
+		// redaction as a path before it reaches the stream.
+		if b := backendOf(sh.resp, e.f.spec.BackendHeader); b != "" {
+			if e.f.oracle != nil {
+				b = e.f.oracle.Redact(b)
+			}
+			sh.ex.Backend = redactIssued(e.sessions, b)
+		}
 		cut := cutBody(sh)
 		// A body cut at max_body is the tool's limit, not the target's
 		// failure: coverage counts it as not fully scanned instead.
@@ -63,7 +71,7 @@ func (e *execution) judge(ctx context.Context, shots []*shot) error {
 			for _, m := range bestPerOwner(matches) {
 				f := &Finding{Viewer: sh.step.User, Owner: m.Owner, Data: sh.req.Data, Request: sh.req.Name,
 					Method: sh.ex.Method, Path: redactIssued(e.sessions, e.f.oracle.Redact(sh.ex.Path)), Burst: sh.ex.Burst, Step: sh.ex.Step,
-					Conn: sh.ex.Conn, Match: m, Sent: sh.ex.Sent, Done: sh.ex.Done}
+					Conn: sh.ex.Conn, Backend: sh.ex.Backend, Match: m, Sent: sh.ex.Sent, Done: sh.ex.Done}
 				f.Excerpt = redactIssued(e.sessions, f.Excerpt)
 				if learned := learnedOf(matches, m.Owner); learned != nil {
 					// The finding rests on learned markers alone.

@@ -163,7 +163,10 @@ type Exchange struct {
 	Conn string `json:"conn"`
 	// Arrival is the handler-entry time the target reported, if it does.
 	Arrival time.Time `json:"arrival,omitzero"`
-	Err     string    `json:"error,omitempty"`
+	// Backend is the backend that served the response, as a balancer in
+	// front named it in the spec's backend_header; empty without one.
+	Backend string `json:"backend,omitempty"`
+	Err     string `json:"error,omitempty"`
 }
 
 // BurstSummary describes one released burst.
@@ -195,6 +198,9 @@ type Finding struct {
 	Burst   int    `json:"burst"`
 	Step    int    `json:"step"`
 	Conn    string `json:"conn"`
+	// Backend is the exchange's: the backend that served the leaking
+	// response, where a balancer named it.
+	Backend string `json:"backend,omitempty"`
 	oracle.Match
 	// Confirmed says how a finding that rests on learned markers alone was
 	// confirmed before it counted; empty for the other kinds.

@@ -427,3 +427,41 @@ requests:
 	require.NotEmpty(t, fs)
 	assert.Equal(t, "email", fs[0].Label)
 }
+
+// A balancer that names the backend in a response header: with the spec's
+// backend_header, every exchange and every finding records it as sent; without
+// it, none does.
+func TestBackendHeaderIsRecorded(t *testing.T) {
+	srv, err := webmail.New(webmail.Options{Bug: webmail.BugLastLogin, Users: 8, Work: webmail.DefaultWork, Seed: 1})
+	require.NoError(t, err)
+	const upstream = "127.0.0.9:8081, 127.0.0.7:8082"
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream-Addr", upstream)
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	for _, header := range []string{"x-upstream-addr", ""} {
+		s := webmailSpec(t)
+		s.BackendHeader = header
+		out, recs := collect(t, context.Background(), s,
+			harness.Options{BaseURL: ts.URL, MaxRequests: 20000, Duration: time.Minute, StopOnFirst: true, Seed: 7, Trace: true})
+		require.Equal(t, harness.Leak, out.Verdict, out.Reason)
+		want := upstream
+		if header == "" {
+			want = ""
+		}
+		n := 0
+		for _, r := range recs {
+			if r.Exchange != nil && r.Exchange.Status > 0 {
+				n++
+				require.Equal(t, want, r.Exchange.Backend, "exchange %d/%d", r.Exchange.Burst, r.Exchange.Step)
+			}
+		}
+		assert.Positive(t, n)
+		fs := findings(recs)
+		require.NotEmpty(t, fs)
+		for _, f := range fs {
+			assert.Equal(t, want, f.Backend)
+		}
+	}
+}

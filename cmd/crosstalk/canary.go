@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,7 @@ Examples:
   crosstalk canary -target spec.yaml -once -for 60s -o canary.jsonl
   crosstalk canary -bench                      # time to detect, simulated rollout on loopback
   crosstalk canary -bench -false-alarm 10m     # ... and 10 minutes against two correct builds
+  crosstalk canary -bench -shares 0.25 -bursts same,mixed   # two ways of drawing bursts, side by side
 
 Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
 `
@@ -64,10 +66,10 @@ Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
 func runCanary(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "canary", canaryUsage)
 	var (
-		target, listen, rate, instances, from, requests, onLeak, out, syncName string
-		burst, inflight, minProbes                                             int
-		maxDuration, window, forD                                              time.Duration
-		once, trace, insecure                                                  bool
+		target, listen, rate, instances, from, requests, onLeak, out, syncName, bursts string
+		burst, inflight, minProbes                                                     int
+		maxDuration, window, forD                                                      time.Duration
+		once, trace, insecure                                                          bool
 	)
 	fs.StringVar(&target, "target", "", "the target spec, YAML or JSON (required)")
 	fs.StringVar(&listen, "listen", "127.0.0.1:9464", "address to serve /metrics, /verdict and the Flagger webhooks on (with -once: none unless given)")
@@ -80,12 +82,13 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&instances, "instances", "", "comma-separated base URLs of the instances (replaces the spec's)")
 	fs.StringVar(&from, "instances-from", "", "dns:NAME or dns:NAME:PORT: one instance per address NAME resolves to")
 	fs.StringVar(&requests, "requests", "", "comma-separated read requests to probe with (default: every read that needs no extracted value)")
-	fs.StringVar(&onLeak, "on-leak", "", "shell command to run once, on the first leak (CROSSTALK_LEAK_INSTANCE, _VIEWER, _OWNER, _REQUEST are set)")
+	fs.StringVar(&onLeak, "on-leak", "", "shell command to run once, on the first leak (CROSSTALK_LEAK_INSTANCE, _BACKEND, _VIEWER, _OWNER, _REQUEST are set)")
 	fs.StringVar(&out, "o", "", "write the result stream (JSON Lines) to this file as the canary goes")
 	fs.BoolVar(&trace, "trace", false, "add every exchange to the result stream")
 	fs.BoolVar(&once, "once", false, "one bounded check of -for, then exit with the verdict's code")
 	fs.DurationVar(&forD, "for", time.Minute, "with -once: how long the check probes")
 	fs.StringVar(&syncName, "sync", harness.SyncBarrier, "how bursts are released: "+strings.Join(harness.Strategies(), ", "))
+	fs.StringVar(&bursts, "bursts", canary.DefaultBursts, "how a burst's requests are drawn: mixed (each user its own weighted read) or same (every user the same read, the reads taking turns by weight); with -bench, a comma-separated list to measure side by side")
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks (self-signed staging targets)")
 	var bf benchDetectFlags
 	fs.BoolVar(&bf.on, "bench", false, "instead of probing a target: measure the time to detect on a simulated rollout of the built-in webmail (-trials, -shares, -cap, -false-alarm)")
@@ -113,6 +116,20 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 		if requests != "" {
 			reqs = strings.Split(requests, ",")
 		}
+		// With -bench, -sync and -bursts may list several settings: every
+		// pair of them is measured, trial by trial in turn.
+		for _, sn := range strings.Split(syncName, ",") {
+			sn = strings.TrimSpace(sn)
+			if !slices.Contains(harness.Strategies(), sn) || sn == harness.SyncAuto {
+				return usageErr(e, "-sync: %q: want one of %s (not auto)", sn, strings.Join(harness.Strategies(), ", "))
+			}
+			for _, b := range strings.Split(bursts, ",") {
+				if b = strings.TrimSpace(b); b != canary.BurstsSame && b != canary.BurstsMixed {
+					return usageErr(e, "-bursts: %q: want mixed or same", b)
+				}
+				bf.variants = append(bf.variants, canary.DetectVariant{Sync: sn, Bursts: b})
+			}
+		}
 		return runDetectBench(ctx, e, bf, r, burst, reqs)
 	}
 	if target == "" {
@@ -139,7 +156,7 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, "%v", err)
 	}
 	cfg := canary.Config{Spec: s, Rate: r, BurstSize: burst, MaxInFlight: inflight, MaxDuration: maxDuration,
-		Window: window, MinProbes: minProbes, Sync: syncName, Insecure: insecure, Trace: trace}
+		Window: window, MinProbes: minProbes, Sync: syncName, Bursts: bursts, Insecure: insecure, Trace: trace}
 	if instances != "" {
 		cfg.Instances = strings.Split(instances, ",")
 	}
@@ -246,9 +263,9 @@ func parseRate(s string) (float64, error) {
 // environment, its output going to the canary's stderr.
 func runOnLeak(ctx context.Context, e *env, command string, l canary.Leak) {
 	fmt.Fprintf(e.stderr, "crosstalk canary: LEAK on %s: %s saw %s's data (%s, %s marker); running -on-leak\n",
-		l.Instance, l.Viewer, l.Owner, l.Request, l.Kind)
+		where(l), l.Viewer, l.Owner, l.Request, l.Kind)
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Env = append(os.Environ(), "CROSSTALK_LEAK_INSTANCE="+l.Instance, "CROSSTALK_LEAK_VIEWER="+l.Viewer,
+	cmd.Env = append(os.Environ(), "CROSSTALK_LEAK_INSTANCE="+l.Instance, "CROSSTALK_LEAK_BACKEND="+l.Backend, "CROSSTALK_LEAK_VIEWER="+l.Viewer,
 		"CROSSTALK_LEAK_OWNER="+l.Owner, "CROSSTALK_LEAK_REQUEST="+l.Request)
 	cmd.Stdout, cmd.Stderr = e.stderr, e.stderr
 	if err := cmd.Run(); err != nil {
@@ -262,14 +279,29 @@ func printCanary(e *env, v canary.Verdict) {
 	for _, iv := range v.Instances {
 		fmt.Fprintf(e.stdout, "%-24s %-12s %7d %7d %6d %9d\n", iv.Instance, iv.Verdict, iv.Probes, iv.Errors, iv.Leaks, iv.Refreshes)
 	}
+	for _, iv := range v.Instances {
+		for _, b := range iv.Backends {
+			fmt.Fprintf(e.stdout, "  %-22s %-12s %7d %7s %6d\n", "via "+b.Backend, "", b.Responses, "", b.Leaks)
+		}
+	}
 	if l := v.FirstLeak; l != nil {
 		fmt.Fprintf(e.stdout, "first leak: on %s, %s saw %s's data in %s (%s marker, %s) at %s\n",
-			l.Instance, l.Viewer, l.Owner, l.Request, l.Kind, l.Where, l.At.Format(time.RFC3339Nano))
+			where(*l), l.Viewer, l.Owner, l.Request, l.Kind, l.Where, l.At.Format(time.RFC3339Nano))
 	}
+}
+
+// where names the instance of a leak and, when a balancer named another, the
+// backend that served it.
+func where(l canary.Leak) string {
+	if l.Backend == "" || l.Backend == l.Instance {
+		return l.Instance
+	}
+	return l.Backend + " (through " + l.Instance + ")"
 }
 
 type benchDetectFlags struct {
 	on         bool
+	variants   []canary.DetectVariant
 	trials     int
 	shares     string
 	cap        time.Duration
@@ -308,6 +340,7 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 		return w, w.Close, nil
 	}
 	cfg := canary.DetectConfig{Spec: s, Build: build, Shares: shares, Trials: bf.trials, Rate: rate, BurstSize: burst, Cap: bf.cap, Requests: reqs,
+		Variants: bf.variants,
 		Progress: func(mode string, share float64, n int, d time.Duration, capped bool) {
 			mark := ""
 			if capped {
@@ -325,15 +358,32 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 	if len(reqs) > 0 {
 		probed = strings.Join(reqs, ", ")
 	}
-	fmt.Fprintf(e.stdout, "Time from T0 (the lastlogin build takes X%% of traffic) to the alarm; %d trials a cell, %g probes/s, bursts of %d (%s), cap %v; %v in all.\n\n",
-		bf.trials, rate, burst, probed, bf.cap, time.Since(start).Round(time.Second))
-	fmt.Fprintf(e.stdout, "| share X | per instance: median / p90 | through the balancer: median / p90 |\n|---|---|---|\n")
+	setting := ""
+	if len(bf.variants) == 1 {
+		setting = "; " + bf.variants[0].String()
+	}
+	fmt.Fprintf(e.stdout, "Time from T0 (the lastlogin build takes X%% of traffic) to the alarm; %d trials a cell, %g probes/s, bursts of %d (%s%s), cap %v; %v in all; load average at the end %s.\n\n",
+		bf.trials, rate, burst, probed, setting, bf.cap, time.Since(start).Round(time.Second), loadAverage())
+	head, rule := "| share X |", "|---|"
+	for _, mode := range []string{canary.ModeInstance, canary.ModeBalancer} {
+		for _, v := range bf.variants {
+			col := mode
+			if len(bf.variants) > 1 {
+				col += " (" + v.String() + ")"
+			}
+			head += " " + col + ": median / p90 |"
+			rule += "---|"
+		}
+	}
+	fmt.Fprintf(e.stdout, "%s\n%s\n", head, rule)
 	for _, sh := range shares {
 		var cells []string
 		for _, mode := range []string{canary.ModeInstance, canary.ModeBalancer} {
-			for _, r := range rows {
-				if r.Mode == mode && r.Share == sh {
-					cells = append(cells, detectCell(r))
+			for _, v := range bf.variants {
+				for _, r := range rows {
+					if r.Mode == mode && r.Share == sh && r.Variant == v {
+						cells = append(cells, detectCell(r))
+					}
 				}
 			}
 		}
@@ -352,6 +402,20 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 		}
 	}
 	return 0
+}
+
+// loadAverage is the 1-minute load average, where the system tells it, so
+// that a figure says how busy the machine was.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func detectCell(r canary.DetectRow) string {

@@ -40,6 +40,21 @@ const (
 	firstBackoff     = 100 * time.Millisecond
 )
 
+// How a burst's requests are drawn.
+const (
+	// BurstsMixed: each user of a burst draws its own read, by weight. With
+	// a target on few cores, only a few handlers run at once, and a mixed
+	// burst makes a pair of the page at risk in many of those turns.
+	BurstsMixed = "mixed"
+	// BurstsSame: every user of a burst sends the same read, and the reads
+	// take turns by weight, each instance in its own turn. All of a burst's
+	// overlaps go to one handler, and none in the other bursts; it was not
+	// faster on the built-in webmail (see the README's time to detect).
+	BurstsSame = "same"
+	// DefaultBursts is the way a zero Config draws.
+	DefaultBursts = BurstsMixed
+)
+
 // ErrConfig wraps an invalid Config: a usage error, not a verdict.
 var ErrConfig = errors.New("invalid canary config")
 
@@ -73,6 +88,9 @@ type Config struct {
 	// whose templates need no value extracted from an earlier response,
 	// since a canary's bursts are drawn fresh every time).
 	Requests []string
+	// Bursts says how a burst's requests are drawn: [BurstsMixed] (the
+	// default, [DefaultBursts]) or [BurstsSame].
+	Bursts string
 	// Sync names the strategy that releases a burst (default barrier).
 	// "auto" is refused: its calibration bursts would not be paced.
 	Sync     string
@@ -90,13 +108,16 @@ type Config struct {
 
 // Leak summarises the first leak, for -on-leak and the Flagger answer.
 type Leak struct {
-	Instance string    `json:"instance"`
-	Viewer   string    `json:"viewer"`
-	Owner    string    `json:"owner"`
-	Request  string    `json:"request"`
-	Kind     string    `json:"kind"`
-	Where    string    `json:"where"`
-	At       time.Time `json:"at"`
+	Instance string `json:"instance"`
+	// Backend served the leaking response: the instance itself, or the
+	// backend a balancer named in the spec's backend_header.
+	Backend string    `json:"backend"`
+	Viewer  string    `json:"viewer"`
+	Owner   string    `json:"owner"`
+	Request string    `json:"request"`
+	Kind    string    `json:"kind"`
+	Where   string    `json:"where"`
+	At      time.Time `json:"at"`
 }
 
 // Canary probes a target's instances. Make one with New, start it with Run,
@@ -110,13 +131,16 @@ type Canary struct {
 	metrics *metrics
 	rng     *rand.Rand // guarded by mu
 
-	mu       sync.Mutex
-	started  time.Time
-	ended    time.Time
-	running  bool
-	first    *Leak
-	onLeak   sync.WaitGroup
-	leakOnce sync.Once
+	mu      sync.Mutex
+	started time.Time
+	ended   time.Time
+	running bool
+	first   *Leak
+	// backendSeen are the backend labels made from backend headers, at
+	// most maxBackends.
+	backendSeen []string
+	onLeak      sync.WaitGroup
+	leakOnce    sync.Once
 
 	sinkMu     sync.Mutex
 	sinkErr    error
@@ -163,6 +187,13 @@ func New(cfg Config) (*Canary, error) {
 	if cfg.Sync == "" {
 		cfg.Sync = defaultSync
 	}
+	switch cfg.Bursts {
+	case "":
+		cfg.Bursts = DefaultBursts
+	case BurstsSame, BurstsMixed:
+	default:
+		return nil, fmt.Errorf("%w: bursts %q: want %s or %s", ErrConfig, cfg.Bursts, BurstsSame, BurstsMixed)
+	}
 	if cfg.Sync == "auto" {
 		return nil, fmt.Errorf("%w: -sync auto calibrates with bursts that no rate bounds; name a strategy", ErrConfig)
 	}
@@ -196,7 +227,8 @@ func New(cfg Config) (*Canary, error) {
 			name = fmt.Sprintf("%s#%d", u.Host, i)
 		}
 		names[name] = true
-		c.inst = append(c.inst, &instance{name: name, base: strings.TrimRight(raw, "/"), kinds: map[string]int{}})
+		c.inst = append(c.inst, &instance{name: name, base: strings.TrimRight(raw, "/"), kinds: map[string]int{},
+			served: map[string]int{}, backendLeaks: map[string]int{}})
 	}
 	c.metrics = newMetrics(c)
 	return c, nil
@@ -385,17 +417,25 @@ func (c *Canary) schedule(ctx context.Context, idle chan *instance, wg *sync.Wai
 	}
 }
 
-// draw picks BurstSize distinct users and a weighted read for each.
+// draw picks BurstSize distinct users and a read for each: the instance's
+// next read in turn for all of them, or a weighted draw for each.
 func (c *Canary) draw(in *instance) []probeStep {
 	users := in.eng.users()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rng.Shuffle(len(users), func(i, j int) { users[i], users[j] = users[j], users[i] })
+	var steps []probeStep
+	if c.cfg.Bursts == BurstsSame {
+		q := in.nextRead(c.reads)
+		for _, u := range users[:c.cfg.BurstSize] {
+			steps = append(steps, probeStep{User: u, Request: q.Name})
+		}
+		return steps
+	}
 	total := 0
 	for _, q := range c.reads {
 		total += q.Weight
 	}
-	var steps []probeStep
 	for _, u := range users[:c.cfg.BurstSize] {
 		pick := c.rng.IntN(total)
 		for _, q := range c.reads {
@@ -444,7 +484,7 @@ func (c *Canary) probe(ctx context.Context, in *instance, steps []probeStep) tim
 		in.refreshes++
 		if !ok {
 			in.refreshFails++
-			in.samples = append(in.samples, sample{at: time.Now(), probes: 1, errors: 1})
+			in.add(sample{at: time.Now(), probes: 1, errors: 1}, c.cfg.Window)
 		}
 		c.mu.Unlock()
 		c.metrics.refreshes.WithLabelValues(in.name).Inc()
@@ -466,16 +506,29 @@ func (c *Canary) probe(ctx context.Context, in *instance, steps []probeStep) tim
 // the alarm on the first leak.
 func (c *Canary) record(in *instance, res *burstResult, fails int) {
 	now := time.Now()
+	var served []string
 	c.mu.Lock()
+	for _, x := range res.Exchanges {
+		if x.Status > 0 {
+			b := c.backendLabel(in, x.Backend)
+			in.served[b]++
+			served = append(served, b)
+		}
+	}
 	in.bursts++
 	in.probes += len(res.Exchanges)
 	in.errors += fails
-	in.samples = append(in.samples, sample{at: now, probes: len(res.Exchanges), errors: fails})
+	cov := res.Coverage
+	in.cov.Add(cov)
+	in.add(sample{at: now, probes: len(res.Exchanges), errors: fails, bursts: 1, cov: &cov}, c.cfg.Window)
 	if fails < len(res.Exchanges) {
 		in.lastOK = now
 	}
 	c.mu.Unlock()
 	m := c.metrics
+	for _, b := range served {
+		m.responses.WithLabelValues(b).Inc()
+	}
 	m.bursts.WithLabelValues(in.name).Inc()
 	m.probes.WithLabelValues(in.name).Add(float64(len(res.Exchanges)))
 	m.errors.WithLabelValues(in.name).Add(float64(fails))
@@ -494,21 +547,24 @@ func (c *Canary) addFindings(in *instance, fs []*finding) {
 		return
 	}
 	var first *Leak
+	backends := make([]string, len(fs))
 	c.mu.Lock()
-	for _, f := range fs {
+	for i, f := range fs {
+		backends[i] = c.backendLabel(in, f.Backend)
 		in.findings++
 		in.kinds[string(f.Kind)]++
+		in.backendLeaks[backends[i]]++
 		if in.firstLeak == nil {
-			in.firstLeak = leakOf(in, f)
+			in.firstLeak = leakOf(in, f, backends[i])
 		}
 		if c.first == nil {
-			c.first = leakOf(in, f)
+			c.first = leakOf(in, f, backends[i])
 			first = c.first
 		}
 	}
 	c.mu.Unlock()
-	for _, f := range fs {
-		c.metrics.findings.WithLabelValues(in.name, string(f.Kind)).Inc()
+	for i, f := range fs {
+		c.metrics.findings.WithLabelValues(backends[i], string(f.Kind)).Inc()
 	}
 	if first != nil {
 		c.alarm(*first)
@@ -531,8 +587,8 @@ func (c *Canary) alarm(l Leak) {
 	})
 }
 
-func leakOf(in *instance, f *finding) *Leak {
-	return &Leak{Instance: in.name, Viewer: f.Viewer, Owner: f.Owner, Request: f.Request, Kind: string(f.Kind), Where: f.Where, At: f.Done}
+func leakOf(in *instance, f *finding, backend string) *Leak {
+	return &Leak{Instance: in.name, Backend: backend, Viewer: f.Viewer, Owner: f.Owner, Request: f.Request, Kind: string(f.Kind), Where: f.Where, At: f.Done}
 }
 
 // FirstLeak is the first leak seen, or nil.

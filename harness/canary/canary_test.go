@@ -41,6 +41,9 @@ type build struct {
 	expireEvery atomic.Int64
 	expired     sync.Map
 	seen        atomic.Int64
+	// blank, when set, is the body of a 200 the build answers every
+	// request with: a page of nobody's data.
+	blank atomic.Pointer[string]
 	// arrivals are the times stalled requests reached the handler.
 	mu       sync.Mutex
 	arrivals []time.Time
@@ -71,6 +74,11 @@ func (b *build) serve(w http.ResponseWriter, r *http.Request) {
 		b.arrivals = append(b.arrivals, time.Now())
 		b.mu.Unlock()
 		<-r.Context().Done()
+		return
+	}
+	if body := b.blank.Load(); body != nil {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, *body)
 		return
 	}
 	if c, err := r.Cookie("sid"); err == nil && b.expireEvery.Load() > 0 && r.URL.Path != "/login" {
@@ -266,6 +274,67 @@ func TestOutageIsInconclusiveNeverIsolated(t *testing.T) {
 	cancel()
 	out := <-done
 	assert.Equal(t, harness.Inconclusive, out.Verdict, out.Reason)
+}
+
+// A target whose answers carry nobody's data shows nothing about
+// isolation: answered with an empty 200 or a login page served as 200,
+// every probe looks clean whatever the target does. Such a canary says it
+// could not measure, with the coverage as its reason, and is never
+// isolated.
+func TestAnswersOfNobodysDataAreInconclusive(t *testing.T) {
+	for _, tc := range []struct{ name, body string }{
+		{"empty 200", ""},
+		{"login page", `<!doctype html><title>Sign in</title><form method="post" action="/login">` +
+			`<input name="login"><input name="password" type="password"><button>Sign in</button></form>`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startBuild(t, webmail.BugNone)
+			cn, err := New(Config{Spec: webmailSpec(t), Instances: urls(a), Rate: 100, MaxDuration: 20 * time.Second,
+				MinProbes: 10, Window: time.Second})
+			require.NoError(t, err)
+			srv := httptest.NewServer(cn.Handler())
+			defer srv.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan *harness.Outcome, 1)
+			go func() {
+				out, err := cn.Run(ctx)
+				assert.NoError(t, err)
+				done <- out
+			}()
+			// Enough good probes first that the whole run's coverage stays
+			// above the minimum: the end must still not be vouched for.
+			waitFor(t, 10*time.Second, "never isolated while the pages carried their users' data", func() bool {
+				v := cn.Verdict()
+				return v.Verdict == harness.Isolated && v.Probes >= 150
+			})
+			a.blank.Store(&tc.body)
+			waitFor(t, 5*time.Second, "still isolated on pages of nobody's data", func() bool {
+				return cn.Verdict().Verdict == harness.Inconclusive
+			})
+			for range 10 {
+				v := cn.Verdict()
+				require.Equal(t, harness.Inconclusive, v.Verdict, v.Reason)
+				assert.Contains(t, v.Reason, "coverage")
+				assert.Contains(t, v.Instances[0].Reason, "carried their viewer's own data")
+				assert.Positive(t, v.Instances[0].Coverage.Lost, "the baseline had the viewers' data, the probes lost it")
+				assert.Zero(t, v.Errors, "a 200 of nobody's data is no target error: coverage is what catches it")
+				r := get(t, srv.URL+"/verdict")
+				require.Equal(t, http.StatusServiceUnavailable, r.status, "could not measure: non-2xx for Argo")
+				assert.Contains(t, string(r.body), "coverage")
+				require.Equal(t, http.StatusServiceUnavailable, post(t, srv.URL+"/flagger/check").status)
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Logf("live: %s", cn.Verdict().Reason)
+			cancel()
+			out := <-done
+			t.Logf("final: %s", out.Reason)
+			assert.Equal(t, harness.Inconclusive, out.Verdict, out.Reason)
+			assert.Contains(t, out.Reason, "coverage")
+			require.NotNil(t, out.Coverage)
+			assert.Positive(t, out.Coverage.Lost)
+		})
+	}
 }
 
 func TestTargetDownFromTheStartIsInconclusive(t *testing.T) {

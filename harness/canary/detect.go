@@ -2,6 +2,7 @@ package canary
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -54,6 +55,10 @@ type DetectConfig struct {
 	BurstSize int
 	// Requests are the canary's read requests (default: its own default).
 	Requests []string
+	// Variants are the canary settings to measure (default: one, the
+	// canary's defaults); with several, each cell's trials take turns, so
+	// that they are measured side by side under the same load.
+	Variants []DetectVariant
 	// Cap ends a trial that has not alarmed; such a trial counts as at least
 	// Cap.
 	Cap time.Duration
@@ -61,12 +66,23 @@ type DetectConfig struct {
 	Progress func(mode string, share float64, trial int, d time.Duration, capped bool)
 }
 
+// DetectVariant is one way of setting the canary up: its sync strategy and
+// how it draws bursts ("" for the canary's defaults).
+type DetectVariant struct {
+	Sync, Bursts string
+}
+
+func (v DetectVariant) String() string {
+	return fmt.Sprintf("-sync %s, %s bursts", cmp.Or(v.Sync, defaultSync), cmp.Or(v.Bursts, DefaultBursts))
+}
+
 // DetectRow is one share's figures for one way of probing.
 type DetectRow struct {
-	Mode   string // "per instance" or "through the balancer"
-	Share  float64
-	Trials int
-	Capped int
+	Mode    string // "per instance" or "through the balancer"
+	Variant DetectVariant
+	Share   float64
+	Trials  int
+	Capped  int
 	// Median and P90 of T0 → alarm, nearest rank; a capped trial counts as
 	// Cap, so a cell with capped trials is a lower bound.
 	Median, P90 time.Duration
@@ -84,40 +100,56 @@ func MeasureDetection(ctx context.Context, cfg DetectConfig) ([]DetectRow, error
 	if cfg.Trials <= 0 || len(cfg.Shares) == 0 || cfg.Build == nil || cfg.Spec == nil || cfg.Cap <= 0 {
 		return nil, fmt.Errorf("%w: time to detect needs a spec, a build, shares, trials and a cap", ErrConfig)
 	}
+	variants := cfg.Variants
+	if len(variants) == 0 {
+		variants = []DetectVariant{{}}
+	}
 	var rows []DetectRow
 	for _, mode := range []string{ModeInstance, ModeBalancer} {
 		for _, share := range cfg.Shares {
 			if share <= 0 || share > 1 {
 				return nil, fmt.Errorf("%w: share %g must be in (0, 1]", ErrConfig, share)
 			}
-			row := DetectRow{Mode: mode, Share: share}
+			cell := make([]DetectRow, len(variants))
+			for i, v := range variants {
+				cell[i] = DetectRow{Mode: mode, Variant: v, Share: share}
+			}
 			for n := range cfg.Trials {
-				d, capped, err := trial(ctx, cfg, mode, share)
-				if err != nil {
-					return rows, err
-				}
-				if ctx.Err() != nil {
-					return rows, ctx.Err()
-				}
-				row.Trials++
-				if capped {
-					row.Capped++
-				}
-				row.Times = append(row.Times, d)
-				if cfg.Progress != nil {
-					cfg.Progress(mode, share, n+1, d, capped)
+				for i, v := range variants {
+					d, capped, err := trial(ctx, cfg, mode, share, v)
+					if err != nil {
+						return rows, err
+					}
+					if ctx.Err() != nil {
+						return rows, ctx.Err()
+					}
+					row := &cell[i]
+					row.Trials++
+					if capped {
+						row.Capped++
+					}
+					row.Times = append(row.Times, d)
+					if cfg.Progress != nil {
+						label := mode
+						if len(variants) > 1 {
+							label += ", " + v.String()
+						}
+						cfg.Progress(label, share, n+1, d, capped)
+					}
 				}
 			}
-			p := percentiles(row.Times, 50, 90)
-			row.Median, row.P90 = p[0], p[1]
-			rows = append(rows, row)
+			for _, row := range cell {
+				p := percentiles(row.Times, 50, 90)
+				row.Median, row.P90 = p[0], p[1]
+				rows = append(rows, row)
+			}
 		}
 	}
 	return rows, nil
 }
 
 // trial measures one T0 → alarm.
-func trial(ctx context.Context, cfg DetectConfig, mode string, share float64) (time.Duration, bool, error) {
+func trial(ctx context.Context, cfg DetectConfig, mode string, share float64, v DetectVariant) (time.Duration, bool, error) {
 	var fronts []*front
 	var stops []func()
 	defer func() {
@@ -178,13 +210,13 @@ func trial(ctx context.Context, cfg DetectConfig, mode string, share float64) (t
 	}
 	var urls []string
 	for _, f := range fronts {
-		srv := httptest.NewServer(f)
+		srv := serve(f, v.Sync == syncH2)
 		stops = append(stops, srv.Close)
 		urls = append(urls, srv.URL)
 	}
 	alarm := make(chan time.Time, 1)
 	c, err := New(Config{Spec: cfg.Spec, Instances: urls, Rate: cfg.Rate, BurstSize: cfg.BurstSize,
-		MaxDuration: time.Hour, MinProbes: 1, Requests: cfg.Requests,
+		MaxDuration: time.Hour, MinProbes: 1, Requests: cfg.Requests, Sync: v.Sync, Bursts: v.Bursts,
 		OnLeak: func(context.Context, Leak) { alarm <- time.Now() }})
 	if err != nil {
 		return 0, false, err
@@ -350,11 +382,12 @@ func FalseAlarms(ctx context.Context, cfg DetectConfig, builds int, d time.Durat
 			return 0, 0, err
 		}
 		defer stop()
-		srv := httptest.NewServer(h)
+		srv := serve(h, cfg.first().Sync == syncH2)
 		defer srv.Close()
 		urls = append(urls, srv.URL)
 	}
-	c, err := New(Config{Spec: cfg.Spec, Instances: urls, Rate: cfg.Rate, BurstSize: cfg.BurstSize, MaxDuration: d, Requests: cfg.Requests})
+	c, err := New(Config{Spec: cfg.Spec, Instances: urls, Rate: cfg.Rate, BurstSize: cfg.BurstSize, MaxDuration: d, Requests: cfg.Requests,
+		Sync: cfg.first().Sync, Bursts: cfg.first().Bursts})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -363,4 +396,26 @@ func FalseAlarms(ctx context.Context, cfg DetectConfig, builds int, d time.Durat
 		return 0, 0, err
 	}
 	return out.Findings, out.Requests, nil
+}
+
+func (cfg DetectConfig) first() DetectVariant {
+	if len(cfg.Variants) == 0 {
+		return DetectVariant{}
+	}
+	return cfg.Variants[0]
+}
+
+// serve serves h on loopback over HTTP/1.1 and, for -sync h2, h2c too. A
+// build serves h2c only when it is asked for, so that the HTTP/1.1 figures
+// are those of a plain HTTP/1.1 server.
+func serve(h http.Handler, h2c bool) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	if h2c {
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetUnencryptedHTTP2(true)
+		srv.Config.Protocols = &p
+	}
+	srv.Start()
+	return srv
 }

@@ -29,6 +29,8 @@ type exchangeResult struct {
 	User, Request string
 	Status        int
 	Err           string
+	// Backend is the raw value of the spec's backend header, if any.
+	Backend string
 }
 
 // burstResult is what one executed burst produced.
@@ -39,6 +41,9 @@ type burstResult struct {
 	// reports arrival times, its arrival spread.
 	Skew, Spread float64
 	Burst        *harness.BurstSummary
+	// Coverage is the execution's own: how many of the burst's read
+	// responses carried their viewer's own data.
+	Coverage harness.Coverage
 }
 
 // openEngine logs every user in on the instance at base, plants canaries and
@@ -67,11 +72,11 @@ func (e *engine) fire(ctx context.Context, steps []probeStep, sink harness.Sink)
 		b.Steps = append(b.Steps, harness.Step{User: st.User, Request: st.Request})
 	}
 	res := &burstResult{}
-	_, err := e.t.Execute(ctx, harness.Plan{Bursts: []harness.Burst{b}}, func(r harness.Record) error {
+	out, err := e.t.Execute(ctx, harness.Plan{Bursts: []harness.Burst{b}}, func(r harness.Record) error {
 		switch r.Type {
 		case harness.RecordExchange:
 			res.Exchanges = append(res.Exchanges, exchangeResult{User: r.Exchange.User, Request: r.Exchange.Request,
-				Status: r.Exchange.Status, Err: r.Exchange.Err})
+				Status: r.Exchange.Status, Err: r.Exchange.Err, Backend: r.Exchange.Backend})
 		case harness.RecordFinding:
 			res.Findings = append(res.Findings, r.Finding)
 		case harness.RecordBurst:
@@ -81,6 +86,9 @@ func (e *engine) fire(ctx context.Context, steps []probeStep, sink harness.Sink)
 		}
 		return sink(r)
 	})
+	if out != nil && out.Coverage != nil {
+		res.Coverage = *out.Coverage
+	}
 	return res, err
 }
 
@@ -105,16 +113,19 @@ func (e *engine) close() { e.t.Close() }
 // Names of the harness's types that the rest of the package uses, so that
 // they are spelt in one place.
 type (
-	headerT = harness.Header
-	record  = harness.Record
-	finding = harness.Finding
-	outcome = harness.Outcome
-	verdict = harness.Verdict
+	headerT  = harness.Header
+	record   = harness.Record
+	counts   = harness.Counts
+	coverage = harness.Coverage
+	finding  = harness.Finding
+	outcome  = harness.Outcome
+	verdict  = harness.Verdict
 )
 
 const (
 	streamVersion = harness.StreamVersion
 	defaultSync   = harness.SyncBarrier
+	syncH2        = harness.SyncH2
 )
 
 const (
@@ -130,6 +141,9 @@ const (
 	recordExch    = harness.RecordExchange
 	recordVerdict = harness.RecordVerdict
 )
+
+// decide is the engine's one verdict rule.
+func decide(c counts, maxErrorRate float64) (verdict, string) { return harness.Decide(c, maxErrorRate) }
 
 // expired tells a session the target no longer honours: a 401, or a
 // redirect where a read of a logged-in user expects a page. The result stream

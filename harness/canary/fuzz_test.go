@@ -45,3 +45,28 @@ func FuzzResolveInstances(f *testing.F) {
 		}
 	})
 }
+
+// A backend header is the target's to fill and its address becomes a
+// Prometheus label: any value gives an address or nothing, never a panic,
+// and an address reads back as itself.
+func FuzzBackendAddr(f *testing.F) {
+	f.Add("127.0.0.1:8081")
+	f.Add("10.0.0.1:80, 10.0.0.2:80 : 10.0.0.3:8080")
+	f.Add("[::1]:9000")
+	f.Add("unix:/run/app.sock")
+	f.Add("web-7f9c.shop.svc:8080")
+	f.Add("backend_group")
+	f.Add(`"><script>:1`)
+	f.Fuzz(func(t *testing.T, v string) {
+		a := backendAddr(v)
+		if a == "" {
+			return
+		}
+		if len(a) > 253+8 || strings.ContainsAny(a, " \t\r\n\",{}=") {
+			t.Fatalf("label %q from %q is no address", a, v)
+		}
+		if b := backendAddr(a); b != a {
+			t.Fatalf("%q reads back as %q", a, b)
+		}
+	})
+}

@@ -12,6 +12,7 @@ const (
 	MetricProbes    = "crosstalk_canary_probes_total"
 	MetricBursts    = "crosstalk_canary_bursts_total"
 	MetricFindings  = "crosstalk_canary_findings_total"
+	MetricResponses = "crosstalk_canary_backend_responses_total"
 	MetricErrors    = "crosstalk_canary_target_errors_total"
 	MetricRefreshes = "crosstalk_canary_session_refreshes_total"
 	MetricSpread    = "crosstalk_canary_spread_seconds"
@@ -30,12 +31,16 @@ var verdicts = []verdict{isolated, leak, inconclusive}
 // metrics are the canary's Prometheus series. Labels are bounded: the
 // instance (host:port, from a list fixed at start), the marker kind and the
 // verdict; never a URL, a path or a user. The instance label is called
-// backend.
+// backend. Findings and responses are labelled by the backend that served
+// them: the instance, or, probing through a balancer with a backend_header,
+// the address the balancer named (at most maxBackends of them, see
+// backends.go).
 type metrics struct {
 	reg       *prometheus.Registry
 	probes    *prometheus.CounterVec
 	bursts    *prometheus.CounterVec
 	findings  *prometheus.CounterVec
+	responses *prometheus.CounterVec
 	errors    *prometheus.CounterVec
 	refreshes *prometheus.CounterVec
 	spread    *prometheus.HistogramVec
@@ -56,8 +61,10 @@ func newMetrics(c *Canary) *metrics {
 		bursts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricBursts,
 			Help: "Bursts of simultaneous probes released, by instance."}, inst),
 		findings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricFindings,
-			Help: "Responses that carried another user's data, by instance and marker kind. Any increase is a leak."},
+			Help: "Responses that carried another user's data, by the backend that served them and marker kind. Any increase is a leak."},
 			[]string{"backend", "kind"}),
+		responses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricResponses,
+			Help: "Probe responses, by the backend that served them: the instance, or the backend a balancer named in the spec's backend_header."}, inst),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricErrors,
 			Help: "Probes the target failed (transport errors, timeouts, 5xx, 403, 429), by instance."}, inst),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRefreshes,
@@ -73,7 +80,7 @@ func newMetrics(c *Canary) *metrics {
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricReady,
 			Help: "Instances logged in and seeded, ready to probe."}),
 	}
-	m.reg.MustRegister(m.probes, m.bursts, m.findings, m.errors, m.refreshes, m.spread, m.verdict, m.instVerd, m.instances, m.ready)
+	m.reg.MustRegister(m.probes, m.bursts, m.findings, m.responses, m.errors, m.refreshes, m.spread, m.verdict, m.instVerd, m.instances, m.ready)
 	m.instances.Set(float64(len(c.inst)))
 	// Every series exists from the start at zero, so that increase() and
 	// "> 0" alerts see the first leak as a change, not as a new series.
@@ -82,11 +89,17 @@ func newMetrics(c *Canary) *metrics {
 		m.bursts.WithLabelValues(in.name)
 		m.errors.WithLabelValues(in.name)
 		m.refreshes.WithLabelValues(in.name)
-		for _, k := range markerKinds {
-			m.findings.WithLabelValues(in.name, k)
-		}
+		m.newBackend(in.name)
 	}
 	return m
+}
+
+// newBackend makes a backend's series, at zero, when it is first seen.
+func (m *metrics) newBackend(b string) {
+	m.responses.WithLabelValues(b)
+	for _, k := range markerKinds {
+		m.findings.WithLabelValues(b, k)
+	}
 }
 
 // handler serves the exposition with the verdict gauges brought up to date.

@@ -26,6 +26,8 @@
 //	instances:                      # optional: each instance's own URL, for crosstalk canary
 //	  - http://10.0.0.11:8080
 //	  - http://10.0.0.12:8080
+//	backend_header: X-Upstream-Addr # optional: the response header in which a balancer names the backend
+//	                                # that served (nginx: add_header X-Upstream-Addr $upstream_addr always)
 //	users:                          # exactly one of list, pattern, csv; at least 2 users
 //	  list:
 //	    - login: alice

@@ -145,6 +145,9 @@ func (c *checker) baseURL() *Error {
 		}
 		s.Instances[i] = u
 	}
+	if s.BackendHeader != "" && !isToken(s.BackendHeader) {
+		return c.errf("backend_header", "%q is not a header name, such as \"X-Upstream-Addr\"", s.BackendHeader)
+	}
 	return nil
 }
 

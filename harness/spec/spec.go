@@ -15,8 +15,14 @@ type Spec struct {
 	// requests of one burst over its upstreams, so a canary sends each burst
 	// to one instance directly. Each must be an absolute http(s) URL.
 	Instances []string `yaml:"instances,omitempty" json:"instances,omitempty"`
-	Users     Users    `yaml:"users" json:"users"`
-	Login     Login    `yaml:"login" json:"login"`
+	// BackendHeader names a response header in which a load balancer in
+	// front of the target says which backend served the response, as
+	// nginx's "add_header X-Upstream-Addr $upstream_addr always" does. Each
+	// exchange and finding then records that backend, and a canary probing
+	// through the balancer attributes what it finds to it.
+	BackendHeader string `yaml:"backend_header,omitempty" json:"backend_header,omitempty"`
+	Users         Users  `yaml:"users" json:"users"`
+	Login         Login  `yaml:"login" json:"login"`
 	// Seed requests run once per user before any burst. A "{{canary}}" in their
 	// path, body or headers becomes a fresh canary token owned by that user.
 	Seed []Request `yaml:"seed,omitempty" json:"seed,omitempty"`

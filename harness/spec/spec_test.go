@@ -119,7 +119,7 @@ func TestSuggestions(t *testing.T) {
 	_, err = Load("testdata/bad/unknown_field_no_match.yaml")
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "did you mean")
-	assert.Contains(t, err.Error(), "known: base_url")
+	assert.Contains(t, err.Error(), "known: backend_header, base_url")
 }
 
 func TestLoadList(t *testing.T) {

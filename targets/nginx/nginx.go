@@ -1,6 +1,7 @@
 // Package nginx runs nginx (from the distribution's package) on loopback as a
 // caching reverse proxy in front of a real target, in one of three
-// configurations that crosstalk must tell apart:
+// configurations that crosstalk must tell apart, or as a plain load
+// balancer over several builds ([Balancer]):
 //
 //   - [URLKeyed]: a response cache keyed on the URL only, which leaks every
 //     user's mail to whoever asks next, sequential requests included;
@@ -8,6 +9,10 @@
 //     proxy_cache_lock, which leaks only when requests arrive together;
 //   - [Correct]: the same cache keyed on the user's credentials too, which is
 //     isolated.
+//
+// [Balancer] caches nothing: it spreads requests over its upstreams, sticky
+// by a key header, and names the upstream that served each response in
+// [UpstreamHeader], for a canary that probes through a balancer.
 //
 // The configurations are the *.conf.tmpl files next to this file, rendered
 // by [Render]; their comments say why each one leaks or does not. [Start]
@@ -41,10 +46,20 @@ const (
 	URLKeyed   Mode = "urlkey"
 	Microcache Mode = "microcache"
 	Correct    Mode = "correct"
+	Balancer   Mode = "balancer"
+)
+
+// The headers of the [Balancer] configuration: a request's StickyHeader
+// picks its upstream (the same value, the same upstream; none, round
+// robin), and UpstreamHeader names the upstream that answered, as
+// $upstream_addr.
+const (
+	StickyHeader   = "X-Sticky-Key"
+	UpstreamHeader = "X-Upstream-Addr"
 )
 
 // Modes lists every configuration.
-func Modes() []Mode { return []Mode{URLKeyed, Microcache, Correct} }
+func Modes() []Mode { return []Mode{URLKeyed, Microcache, Correct, Balancer} }
 
 //go:embed *.conf.tmpl
 var templates embed.FS
@@ -55,8 +70,19 @@ type Params struct {
 	Listen string
 	// Upstream is the host:port of the target behind nginx.
 	Upstream string
+	// Upstreams are every target behind nginx, for [Balancer]; empty means
+	// Upstream alone.
+	Upstreams []string
 	// Dir holds the pid file, logs, temporary files and the cache.
 	Dir string
+}
+
+// Servers are the upstreams of p: Upstreams, else Upstream.
+func (p Params) Servers() []string {
+	if len(p.Upstreams) > 0 {
+		return p.Upstreams
+	}
+	return []string{p.Upstream}
 }
 
 // Render returns the nginx.conf of a mode.
@@ -102,9 +128,13 @@ type Server struct {
 func (s *Server) URL() string { return "http://" + s.Addr }
 
 // Start renders mode's configuration into dir and runs nginx from bin in
-// front of upstream. It returns once nginx accepts connections. On error
-// nginx is already stopped; otherwise the caller must call Stop.
-func Start(ctx context.Context, bin, dir string, m Mode, upstream string) (*Server, error) {
+// front of upstreams (one, except for [Balancer]). It returns once nginx
+// accepts connections. On error nginx is already stopped; otherwise the
+// caller must call Stop.
+func Start(ctx context.Context, bin, dir string, m Mode, upstreams ...string) (*Server, error) {
+	if len(upstreams) == 0 {
+		return nil, errors.New("nginx needs an upstream")
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -116,7 +146,7 @@ func Start(ctx context.Context, bin, dir string, m Mode, upstream string) (*Serv
 			return nil, err
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		conf, err := Render(m, Params{Listen: addr, Upstream: upstream, Dir: dir})
+		conf, err := Render(m, Params{Listen: addr, Upstream: upstreams[0], Upstreams: upstreams, Dir: dir})
 		if err != nil {
 			return nil, err
 		}
