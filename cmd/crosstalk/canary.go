@@ -87,7 +87,7 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&trace, "trace", false, "add every exchange to the result stream")
 	fs.BoolVar(&once, "once", false, "one bounded check of -for, then exit with the verdict's code")
 	fs.DurationVar(&forD, "for", time.Minute, "with -once: how long the check probes")
-	fs.StringVar(&syncName, "sync", harness.SyncBarrier, "how bursts are released: "+strings.Join(harness.Strategies(), ", "))
+	fs.StringVar(&syncName, "sync", harness.SyncLastByte, "how bursts are released: "+strings.Join(harness.Strategies(), ", "))
 	fs.StringVar(&bursts, "bursts", canary.DefaultBursts, "how a burst's requests are drawn: mixed (each user its own weighted read) or same (every user the same read, the reads taking turns by weight); with -bench, a comma-separated list to measure side by side")
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks (self-signed staging targets)")
 	var bf benchDetectFlags

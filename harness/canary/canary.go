@@ -91,7 +91,10 @@ type Config struct {
 	// Bursts says how a burst's requests are drawn: [BurstsMixed] (the
 	// default, [DefaultBursts]) or [BurstsSame].
 	Bursts string
-	// Sync names the strategy that releases a burst (default barrier).
+	// Sync names the strategy that releases a burst (default lastbyte:
+	// side by side with barrier, 30 trials each on an idle machine, it
+	// alarmed at 25% per instance after a median 1.76 s against 2.72 s,
+	// and through a balancer 2.56 s against 4.64 s).
 	// "auto" is refused: its calibration bursts would not be paced.
 	Sync     string
 	Insecure bool

@@ -124,7 +124,7 @@ type (
 
 const (
 	streamVersion = harness.StreamVersion
-	defaultSync   = harness.SyncBarrier
+	defaultSync   = harness.SyncLastByte
 	syncH2        = harness.SyncH2
 )
 
