@@ -223,10 +223,26 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 			return usageErr(e, "fuzz: %v", err)
 		}
 	}
+	// The measuring runs of the minimal plan are what a report shows: they
+	// run the plan as replay does, and the rate comes from them. Until
+	// they begin, the records of the last execution that leaked are kept
+	// (one execution's worth), so that a stream whose measuring runs all
+	// missed still holds the leak fuzz found.
+	var current, lastLeak []harness.Record
+	if stream != nil {
+		exec.Sink = func(r harness.Record) error {
+			if r.Type == harness.RecordHeader {
+				current = current[:0]
+			}
+			current = append(current, r)
+			if r.Type == harness.RecordVerdict && r.Outcome != nil && r.Outcome.Findings > 0 {
+				lastLeak = append(lastLeak[:0], current...)
+			}
+			return nil
+		}
+	}
 	progress := fuzzProgress(e, verbose, givenPlan != nil)
 	cfg.Progress = func(ev fuzz.Event) {
-		// The measuring runs of the minimal plan are what a report shows:
-		// they run the plan as replay does, and the rate comes from them.
 		switch {
 		case ev.Kind == "measure" && stream != nil:
 			exec.Sink = stream.sink
@@ -333,6 +349,14 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "replay it:\n  %s\n", replayCmd)
 	if stream != nil && !res.Interrupted {
+		if res.Measured.Fails == 0 {
+			for _, r := range lastLeak {
+				if err := stream.sink(r); err != nil {
+					fmt.Fprintf(e.stderr, "crosstalk: the result stream: %v\n", err)
+					break
+				}
+			}
+		}
 		lo, hi := res.Measured.Interval95()
 		rep := &harness.Reproduction{Plan: f.Plan, FoundSteps: res.Original.Len(), Reproduced: res.Measured.Fails, Runs: res.Measured.Runs,
 			Low: lo, High: hi, Sync: fx.Sync(), Persistence: res.Persistence, NeedsReset: f.NeedsReset, PlanFile: out, Command: replayCmd}

@@ -45,8 +45,9 @@ func TestFuzzShrinksLastLoginAndReplays(t *testing.T) {
 	require.Len(t, f.Plan.Bursts, 1)
 	assert.NotEqual(t, f.Plan.Bursts[0].Steps[0].User, f.Plan.Bursts[0].Steps[1].User)
 	assert.GreaterOrEqual(t, f.OriginalSteps, 20)
+	// The measured rate is not checked: under -race, beside other
+	// packages' tests, twenty runs of a two-request plan can all miss.
 	assert.Equal(t, 20, f.Reproduction.Runs)
-	assert.Positive(t, f.Reproduction.Fails)
 	src, err := os.ReadFile(emit)
 	require.NoError(t, err)
 	assert.Contains(t, string(src), "package svc_test")
@@ -69,7 +70,13 @@ func TestFuzzShrinksLastLoginAndReplays(t *testing.T) {
 			headers++
 		}
 	}
-	assert.Equal(t, 20, headers, "one header per measuring run")
+	// One header per measuring run, and when none of them leaked, one more:
+	// the shrink's last execution that did, so the stream holds the leak.
+	want := 20
+	if f.Reproduction.Fails == 0 {
+		want = 21
+	}
+	assert.Equal(t, want, headers)
 	rep := crosstalk(t, "report", "-in", stream)
 	assert.Contains(t, rep.stdout, "Minimal reproduction: 2 steps in 1 burst with 2 users")
 	assert.Contains(t, rep.stdout, "replay it: crosstalk replay -plan "+plan)
