@@ -64,7 +64,7 @@ func (e *execution) emit(rec Record) error {
 		if e.persistence != "" {
 			fd.Persistence = e.persistence
 		}
-		e.redactFresh(&fd)
+		e.f.redactFresh(e.sessions, &fd)
 		rec.Finding = &fd
 	}
 	if e.hold && (rec.Type == RecordFinding || len(e.held) > 0) && rec.Type != RecordVerdict {
@@ -73,8 +73,6 @@ func (e *execution) emit(rec Record) error {
 	}
 	return e.sink(rec)
 }
-
-func (e *execution) redactFresh(fd *Finding) { e.f.redactFresh(e.sessions, fd) }
 
 // release streams the held records, their findings marked with p (which
 // may be empty: no control got to run), and stops holding.

@@ -339,14 +339,14 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		res.ShrinkTime.Round(time.Millisecond), res.MeasureTime.Round(time.Millisecond))
 	// replay goes only where the spec or -url says, so the command names
 	// the URL when it is not the spec's.
-	replayCmd := "crosstalk replay -plan " + out
+	replayURL, resetCmd := "", ""
 	if !fuzz.SameURL(fx.BaseURL(), specURL) || strings.Contains(baseURL, "?") {
-		replayCmd += " -url " + spec.RedactURL(baseURL)
+		replayURL = baseURL
 	}
-	replayCmd += " -n 50"
-	if f.NeedsReset && rf.command != "" {
-		replayCmd += fmt.Sprintf(" -reset-cmd %q", rf.command)
+	if f.NeedsReset {
+		resetCmd = rf.command
 	}
+	replayCmd := replayCommand(out, replayURL, 50, resetCmd)
 	fmt.Fprintf(e.stdout, "replay it:\n  %s\n", replayCmd)
 	if stream != nil && !res.Interrupted {
 		if res.Measured.Fails == 0 {

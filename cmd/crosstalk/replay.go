@@ -210,13 +210,8 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 		findings = 1
 	}
 	if stream != nil {
-		cmd := "crosstalk replay -plan " + planPath
-		if baseURL != "" {
-			cmd += " -url " + spec.RedactURL(baseURL)
-		}
-		cmd += fmt.Sprintf(" -n %d", n)
 		rep := &harness.Reproduction{Plan: f.Plan, Reproduced: est.Fails, Runs: est.Runs, Low: lo, High: hi, Sync: fx.Sync(),
-			NeedsReset: f.NeedsReset, PlanFile: planPath, Command: cmd}
+			NeedsReset: f.NeedsReset, PlanFile: planPath, Command: replayCommand(planPath, baseURL, n, "")}
 		if example != nil {
 			rep.Persistence = example.Persistence
 		}
@@ -237,6 +232,22 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "no leak in %d runs; %s\n", est.Runs, cov.Summary())
 	}
 	return v.ExitCode()
+}
+
+// replayCommand is the command line that replays plan n times: with -url
+// when it must go elsewhere than its spec's base URL, and with the reset
+// command when its runs need one. fuzz prints it, and fuzz and replay put
+// it in their reproduction record.
+func replayCommand(plan, url string, n int, resetCmd string) string {
+	cmd := "crosstalk replay -plan " + plan
+	if url != "" {
+		cmd += " -url " + spec.RedactURL(url)
+	}
+	cmd += fmt.Sprintf(" -n %d", n)
+	if resetCmd != "" {
+		cmd += fmt.Sprintf(" -reset-cmd %q", resetCmd)
+	}
+	return cmd
 }
 
 func fileExists(path string) bool {

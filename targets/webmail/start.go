@@ -1,6 +1,7 @@
 package webmail
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -82,11 +83,7 @@ func Start(addr string, o Options) (*Server, error) {
 	var wrap func(*listening, string)
 	if o.AccessLog != nil {
 		wrap = func(l *listening, addr string) {
-			instance := o.Instance
-			if instance == "" {
-				instance = addr
-			}
-			l.alog = NewAccessLog(s, o.AccessLog, instance)
+			l.alog = NewAccessLog(s, o.AccessLog, cmp.Or(o.Instance, addr))
 			l.hs.Handler, l.hs.ConnContext = l.alog, ConnContext
 		}
 	}
@@ -108,11 +105,7 @@ func StartResettable(addr string, o Options, token string) (*Resettable, error) 
 	var wrap func(*listening, string)
 	if o.AccessLog != nil {
 		wrap = func(l *listening, addr string) {
-			instance := o.Instance
-			if instance == "" {
-				instance = addr
-			}
-			r.alog = &AccessLog{out: o.AccessLog, instance: instance}
+			r.alog = &AccessLog{out: o.AccessLog, instance: cmp.Or(o.Instance, addr)}
 			l.alog, l.hs.ConnContext = r.alog, ConnContext
 		}
 	}
