@@ -47,9 +47,10 @@ func (f *Fixture) control(ctx context.Context, after int) *Control {
 	c := &Control{AfterBurst: after}
 	defer func() {
 		c.Elapsed = time.Since(start)
-		// The control is traffic like a burst: the next burst settles
-		// after it.
+		// The control is traffic like a burst, and more of it: the next
+		// burst settles after it for ControlSettle.
 		f.lastBurst = time.Now()
+		f.quietUntil = f.lastBurst.Add(ControlSettle)
 	}()
 	// sessions are the control's own logins, closed when it ends.
 	sessions := map[string]*session{}

@@ -89,6 +89,38 @@ func TestFixtureSettlesBeforeEveryBurst(t *testing.T) {
 	}
 }
 
+// After a control, the next burst waits out ControlSettle. A lower bound
+// again: the control ended no sooner than it began plus its own time.
+func TestFixtureSettlesAfterAControl(t *testing.T) {
+	url := serveWebmail(t, webmail.BugNone, 0)
+	// Kept sessions, so that no fresh logins come between the control and
+	// the burst.
+	fx, err := harness.NewFixture(context.Background(), webmailSpec(t), harness.FixtureOptions{BaseURL: url, Sessions: spec.SessionsKeep}, nil)
+	require.NoError(t, err)
+	defer fx.Close()
+	var release time.Time
+	execute := func() {
+		_, err = fx.Execute(context.Background(), harness.Plan{Bursts: []harness.Burst{
+			{Steps: []harness.Step{{User: "user1", Request: "profile"}, {User: "user2", Request: "profile"}}},
+		}}, func(r harness.Record) error {
+			if r.Burst != nil {
+				release = r.Burst.Release
+			}
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	// The first execution waits out SetupSettle, which would hide the
+	// control's wait.
+	execute()
+	before := time.Now()
+	c, err := fx.Control(context.Background())
+	require.NoError(t, err)
+	require.Positive(t, c.Seen)
+	execute()
+	assert.GreaterOrEqual(t, release.Sub(before.Add(c.Elapsed)), harness.ControlSettle)
+}
+
 // Ctrl-C while a Fixture settles cuts the execution short at once.
 func TestFixtureSettleStopsOnCancel(t *testing.T) {
 	url := serveWebmail(t, webmail.BugNone, 0)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -68,13 +69,15 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 	var (
 		target, listen, rate, instances, from, requests, onLeak, out, syncName, bursts string
 		burst, inflight, minProbes                                                     int
+		err                                                                            error
 		maxDuration, window, forD                                                      time.Duration
 		once, trace, insecure                                                          bool
 	)
 	fs.StringVar(&target, "target", "", "the target spec, YAML or JSON (required)")
 	fs.StringVar(&listen, "listen", "127.0.0.1:9464", "address to serve /metrics, /verdict and the Flagger webhooks on (with -once: none unless given)")
 	fs.StringVar(&rate, "rate", "20/s", "probe requests per second over all instances, re-logins included")
-	fs.IntVar(&burst, "burst", 0, "users per burst (default: 4, at most the spec's users)")
+	burstList := ""
+	fs.StringVar(&burstList, "burst", "", "users per burst (default: 4, at most the spec's users); with -bench, a comma-separated list to measure side by side")
 	fs.IntVar(&inflight, "max-inflight", 0, "hard ceiling on requests in flight over all instances (default: twice -burst)")
 	fs.DurationVar(&maxDuration, "max-duration", time.Hour, "stop by itself after this long")
 	fs.DurationVar(&window, "window", canary.DefaultWindow, "the live verdict vouches for an instance only if it answered cleanly this recently")
@@ -96,11 +99,18 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&bf.shares, "shares", "0.05,0.25,1", "with -bench: the leaking build's shares of traffic")
 	fs.DurationVar(&bf.cap, "cap", 30*time.Second, "with -bench: a trial that has not alarmed by then counts as at least this")
 	fs.DurationVar(&bf.falseAlarm, "false-alarm", 0, "with -bench: also probe two correct builds this long and count false alarms (e.g. 10m)")
+	builds := canary.BuildsProcess
+	fs.StringVar(&builds, "builds", builds, "with -bench: where the simulated builds run: process (a process of their own, as a real rollout's pods) or inline (the canary's own process); a comma-separated list to measure side by side")
+	var child string
+	fs.StringVar(&child, "rollout-child", "", "internal to -bench: serve one trial's simulated rollout of this JSON shape, controlled over standard input and output")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if child != "" {
+		return serveRolloutChild(e, child)
+	}
 	if bf.on {
 		r, err := parseRate(rate)
 		if err != nil {
@@ -110,27 +120,24 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 			r = 50
 		}
 		if !set["burst"] {
-			burst = 8
+			burstList = "4"
 		}
 		var reqs []string
 		if requests != "" {
 			reqs = strings.Split(requests, ",")
 		}
-		// With -bench, -sync and -bursts may list several settings: every
-		// pair of them is measured, trial by trial in turn.
-		for _, sn := range strings.Split(syncName, ",") {
-			sn = strings.TrimSpace(sn)
-			if !slices.Contains(harness.Strategies(), sn) || sn == harness.SyncAuto {
-				return usageErr(e, "-sync: %q: want one of %s (not auto)", sn, strings.Join(harness.Strategies(), ", "))
-			}
-			for _, b := range strings.Split(bursts, ",") {
-				if b = strings.TrimSpace(b); b != canary.BurstsSame && b != canary.BurstsMixed {
-					return usageErr(e, "-bursts: %q: want mixed or same", b)
-				}
-				bf.variants = append(bf.variants, canary.DetectVariant{Sync: sn, Bursts: b})
-			}
+		// With -bench, -sync, -bursts, -builds and -burst may list several
+		// settings: every combination is measured, trial by trial in turn.
+		bf.variants, err = benchVariants(syncName, bursts, builds, burstList)
+		if err != nil {
+			return usageErr(e, "%v", err)
 		}
-		return runDetectBench(ctx, e, bf, r, burst, reqs)
+		return runDetectBench(ctx, e, bf, r, reqs)
+	}
+	if burstList != "" {
+		if burst, err = strconv.Atoi(burstList); err != nil || burst < 1 {
+			return usageErr(e, "-burst: %q is not a number of users", burstList)
+		}
 	}
 	if target == "" {
 		return usageErr(e, "canary needs -target SPEC (or -bench) (see crosstalk canary -h)")
@@ -310,7 +317,7 @@ type benchDetectFlags struct {
 
 // runDetectBench measures the time from a leaking build taking traffic to
 // the alarm, on the built-in webmail, and prints a markdown table.
-func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float64, burst int, reqs []string) int {
+func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float64, reqs []string) int {
 	var shares []float64
 	for _, f := range strings.Split(bf.shares, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
@@ -326,20 +333,23 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
-	build := func(buggy bool) (http.Handler, func(), error) {
-		bug := webmail.BugNone
-		if buggy {
-			bug = webmail.BugLastLogin
-		}
-		// One seed for every build: the same accounts and mail, as builds
-		// of one service over one database have.
-		w, err := webmail.New(webmail.Options{Bug: bug, Work: webmail.DefaultWork, Seed: 1})
-		if err != nil {
-			return nil, nil, err
-		}
-		return w, w.Close, nil
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "crosstalk: the simulated rollout runs this program again: %v\n", err)
+		return 1
 	}
-	cfg := canary.DetectConfig{Spec: s, Build: build, Shares: shares, Trials: bf.trials, Rate: rate, BurstSize: burst, Cap: bf.cap, Requests: reqs,
+	inline := canary.LocalLaunch(benchBuild)
+	child := canary.ProcessLaunch(func(sh canary.Shape) *exec.Cmd {
+		b, _ := json.Marshal(sh)
+		return exec.Command(self, "canary", "-rollout-child", string(b))
+	})
+	launch := func(ctx context.Context, sh canary.Shape) (canary.Rollout, error) {
+		if sh.Builds == canary.BuildsInline {
+			return inline(ctx, sh)
+		}
+		return child(ctx, sh)
+	}
+	cfg := canary.DetectConfig{Spec: s, Launch: launch, Shares: shares, Trials: bf.trials, Rate: rate, Cap: bf.cap, Requests: reqs,
 		Variants: bf.variants,
 		Progress: func(mode string, share float64, n int, d time.Duration, capped bool) {
 			mark := ""
@@ -362,8 +372,8 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 	if len(bf.variants) == 1 {
 		setting = "; " + bf.variants[0].String()
 	}
-	fmt.Fprintf(e.stdout, "Time from T0 (the lastlogin build takes X%% of traffic) to the alarm; %d trials a cell, %g probes/s, bursts of %d (%s%s), cap %v; %v in all; load average at the end %s.\n\n",
-		bf.trials, rate, burst, probed, setting, bf.cap, time.Since(start).Round(time.Second), loadAverage())
+	fmt.Fprintf(e.stdout, "Time from T0 (the lastlogin build takes X%% of traffic) to the alarm; %d trials a cell, %g probes/s (%s%s), cap %v; %v in all; load average at the end %s.\n\n",
+		bf.trials, rate, probed, setting, bf.cap, time.Since(start).Round(time.Second), loadAverage())
 	head, rule := "| share X |", "|---|"
 	for _, mode := range []string{canary.ModeInstance, canary.ModeBalancer} {
 		for _, v := range bf.variants {
@@ -400,6 +410,65 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 		if leaks > 0 {
 			return 1
 		}
+	}
+	return 0
+}
+
+// benchVariants is every combination of -bench's lists.
+func benchVariants(syncs, bursts, builds, sizes string) ([]canary.DetectVariant, error) {
+	var out []canary.DetectVariant
+	for _, sn := range strings.Split(syncs, ",") {
+		if sn = strings.TrimSpace(sn); !slices.Contains(harness.Strategies(), sn) || sn == harness.SyncAuto {
+			return nil, fmt.Errorf("-sync: %q: want one of %s (not auto)", sn, strings.Join(harness.Strategies(), ", "))
+		}
+		for _, b := range strings.Split(bursts, ",") {
+			if b = strings.TrimSpace(b); b != canary.BurstsSame && b != canary.BurstsMixed {
+				return nil, fmt.Errorf("-bursts: %q: want mixed or same", b)
+			}
+			for _, where := range strings.Split(builds, ",") {
+				if where = strings.TrimSpace(where); where != canary.BuildsProcess && where != canary.BuildsInline {
+					return nil, fmt.Errorf("-builds: %q: want process or inline", where)
+				}
+				for _, n := range strings.Split(sizes, ",") {
+					size, err := strconv.Atoi(strings.TrimSpace(n))
+					if err != nil || size < 2 {
+						return nil, fmt.Errorf("-burst: %q: want a number of users, at least 2", n)
+					}
+					out = append(out, canary.DetectVariant{Sync: sn, Bursts: b, Builds: where, Size: size})
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// benchBuild is one build of the simulated rollout: the webmail, with the
+// 2008 defect or without.
+func benchBuild(buggy bool) (http.Handler, func(), error) {
+	bug := webmail.BugNone
+	if buggy {
+		bug = webmail.BugLastLogin
+	}
+	// One seed for every build: the same accounts and mail, as builds of one
+	// service over one database have.
+	w, err := webmail.New(webmail.Options{Bug: bug, Work: webmail.DefaultWork, Seed: 1})
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, w.Close, nil
+}
+
+// serveRolloutChild is the other end of -bench's rollout in a process of its
+// own. Its parent is the bench, so its errors are short lines on stderr, which
+// the parent quotes.
+func serveRolloutChild(e *env, shape string) int {
+	var sh canary.Shape
+	if err := json.Unmarshal([]byte(shape), &sh); err != nil {
+		return usageErr(e, "-rollout-child: %v", err)
+	}
+	if err := canary.ServeRollout(benchBuild, sh, os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintf(e.stderr, "crosstalk: rollout: %v\n", err)
+		return 1
 	}
 	return 0
 }

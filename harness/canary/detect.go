@@ -9,13 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/crosstalk/crosstalk/harness/spec"
@@ -43,8 +40,9 @@ type Build func(buggy bool) (h http.Handler, stop func(), err error)
 
 // DetectConfig shapes a time-to-detect measurement.
 type DetectConfig struct {
-	Spec  *spec.Spec
-	Build Build
+	Spec *spec.Spec
+	// Launch starts each trial's rollout ([LocalLaunch], [ProcessLaunch]).
+	Launch Launch
 	// Shares are the fractions of traffic the leaking build gets (e.g. 0.05,
 	// 0.25, 1).
 	Shares []float64
@@ -66,14 +64,23 @@ type DetectConfig struct {
 	Progress func(mode string, share float64, trial int, d time.Duration, capped bool)
 }
 
-// DetectVariant is one way of setting the canary up: its sync strategy and
-// how it draws bursts ("" for the canary's defaults).
+// DetectVariant is one way of setting the canary up: its sync strategy, how
+// it draws bursts, and where the builds run ("" for the defaults).
 type DetectVariant struct {
-	Sync, Bursts string
+	Sync, Bursts, Builds string
+	// Size is the users per burst (0: [DetectConfig.BurstSize]).
+	Size int
 }
 
 func (v DetectVariant) String() string {
-	return fmt.Sprintf("-sync %s, %s bursts", cmp.Or(v.Sync, defaultSync), cmp.Or(v.Bursts, DefaultBursts))
+	s := fmt.Sprintf("-sync %s, %s bursts", cmp.Or(v.Sync, defaultSync), cmp.Or(v.Bursts, DefaultBursts))
+	if v.Size > 0 {
+		s += fmt.Sprintf(", bursts of %d", v.Size)
+	}
+	if v.Builds != "" {
+		s += ", builds " + v.Builds
+	}
+	return s
 }
 
 // DetectRow is one share's figures for one way of probing.
@@ -97,8 +104,8 @@ const (
 
 // MeasureDetection runs every trial and returns a row per mode and share.
 func MeasureDetection(ctx context.Context, cfg DetectConfig) ([]DetectRow, error) {
-	if cfg.Trials <= 0 || len(cfg.Shares) == 0 || cfg.Build == nil || cfg.Spec == nil || cfg.Cap <= 0 {
-		return nil, fmt.Errorf("%w: time to detect needs a spec, a build, shares, trials and a cap", ErrConfig)
+	if cfg.Trials <= 0 || len(cfg.Shares) == 0 || cfg.Launch == nil || cfg.Spec == nil || cfg.Cap <= 0 {
+		return nil, fmt.Errorf("%w: time to detect needs a spec, a launch, shares, trials and a cap", ErrConfig)
 	}
 	variants := cfg.Variants
 	if len(variants) == 0 {
@@ -150,72 +157,14 @@ func MeasureDetection(ctx context.Context, cfg DetectConfig) ([]DetectRow, error
 
 // trial measures one T0 → alarm.
 func trial(ctx context.Context, cfg DetectConfig, mode string, share float64, v DetectVariant) (time.Duration, bool, error) {
-	var fronts []*front
-	var stops []func()
-	defer func() {
-		for _, s := range stops {
-			s()
-		}
-	}()
-	build := func(buggy bool) (http.Handler, error) {
-		h, stop, err := cfg.Build(buggy)
-		if err == nil {
-			stops = append(stops, stop)
-		}
-		return h, err
+	ro, err := cfg.Launch(ctx, Shape{Mode: mode, Share: share, H2: v.Sync == syncH2, Builds: v.Builds})
+	if err != nil {
+		return 0, false, err
 	}
-	var t0 atomic.Int64 // Unix ns; 0 before T0
-	pair := func(route func() int) (*front, error) {
-		good, err := build(false)
-		if err != nil {
-			return nil, err
-		}
-		bad, err := build(true)
-		if err != nil {
-			return nil, err
-		}
-		return newFront([]http.Handler{good, bad}, route), nil
-	}
-	switch mode {
-	case ModeBalancer:
-		f, err := pair(func() int {
-			if t0.Load() != 0 && mrand.Float64() < share {
-				return 1
-			}
-			return 0
-		})
-		if err != nil {
-			return 0, false, err
-		}
-		fronts = append(fronts, f)
-	default:
-		n := max(1, int(math.Round(1/share)))
-		f, err := pair(func() int {
-			if t0.Load() != 0 {
-				return 1
-			}
-			return 0
-		})
-		if err != nil {
-			return 0, false, err
-		}
-		fronts = append(fronts, f)
-		for range n - 1 {
-			good, err := build(false)
-			if err != nil {
-				return 0, false, err
-			}
-			fronts = append(fronts, newFront([]http.Handler{good}, func() int { return 0 }))
-		}
-	}
-	var urls []string
-	for _, f := range fronts {
-		srv := serve(f, v.Sync == syncH2)
-		stops = append(stops, srv.Close)
-		urls = append(urls, srv.URL)
-	}
+	defer ro.Close()
+	urls := ro.Instances()
 	alarm := make(chan time.Time, 1)
-	c, err := New(Config{Spec: cfg.Spec, Instances: urls, Rate: cfg.Rate, BurstSize: cfg.BurstSize,
+	c, err := New(Config{Spec: cfg.Spec, Instances: urls, Rate: cfg.Rate, BurstSize: cmp.Or(v.Size, cfg.BurstSize),
 		MaxDuration: time.Hour, MinProbes: 1, Requests: cfg.Requests, Sync: v.Sync, Bursts: v.Bursts,
 		OnLeak: func(context.Context, Leak) { alarm <- time.Now() }})
 	if err != nil {
@@ -232,7 +181,9 @@ func trial(ctx context.Context, cfg DetectConfig, mode string, share float64, v 
 		<-done
 	}()
 	// T0 comes once every instance has been probed: the canary is watching
-	// when the leaking build starts taking traffic.
+	// when the leaking build starts taking traffic. The clock starts before
+	// the switch is sent, so a rollout in another process counts the message
+	// against the canary.
 	if err := waitReady(tctx, c, len(urls)); err != nil {
 		return 0, false, err
 	}
@@ -240,7 +191,9 @@ func trial(ctx context.Context, cfg DetectConfig, mode string, share float64, v 
 		return 0, false, errors.New("a correct build leaked before T0: the simulation is broken")
 	}
 	start := time.Now()
-	t0.Store(start.UnixNano())
+	if err := ro.Start(); err != nil {
+		return 0, false, fmt.Errorf("starting the leaking build: %w", err)
+	}
 	timer := time.NewTimer(cfg.Cap)
 	defer timer.Stop()
 	select {
@@ -375,19 +328,14 @@ func newID() string {
 // FalseAlarms probes correct builds for d and returns how many responses
 // carried another user's data (none is right) and how many probes ran.
 func FalseAlarms(ctx context.Context, cfg DetectConfig, builds int, d time.Duration) (leaks, probes int, err error) {
-	var urls []string
-	for range builds {
-		h, stop, err := cfg.Build(false)
-		if err != nil {
-			return 0, 0, err
-		}
-		defer stop()
-		srv := serve(h, cfg.first().Sync == syncH2)
-		defer srv.Close()
-		urls = append(urls, srv.URL)
+	v := cfg.first()
+	ro, err := cfg.Launch(ctx, Shape{Correct: builds, H2: v.Sync == syncH2, Builds: v.Builds})
+	if err != nil {
+		return 0, 0, err
 	}
-	c, err := New(Config{Spec: cfg.Spec, Instances: urls, Rate: cfg.Rate, BurstSize: cfg.BurstSize, MaxDuration: d, Requests: cfg.Requests,
-		Sync: cfg.first().Sync, Bursts: cfg.first().Bursts})
+	defer ro.Close()
+	c, err := New(Config{Spec: cfg.Spec, Instances: ro.Instances(), Rate: cfg.Rate, BurstSize: cmp.Or(v.Size, cfg.BurstSize), MaxDuration: d, Requests: cfg.Requests,
+		Sync: v.Sync, Bursts: v.Bursts})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -51,7 +51,7 @@ func TestMeasureDetectionRows(t *testing.T) {
 		return w, w.Close, nil
 	}
 	var heard []string
-	rows, err := MeasureDetection(context.Background(), DetectConfig{Spec: s, Build: build, Shares: []float64{1}, Trials: 2,
+	rows, err := MeasureDetection(context.Background(), DetectConfig{Spec: s, Launch: LocalLaunch(build), Shares: []float64{1}, Trials: 2,
 		Rate: 200, BurstSize: 4, Cap: 5 * time.Second,
 		Variants: []DetectVariant{{Sync: "barrier", Bursts: BurstsSame}, {Sync: "lastbyte", Bursts: BurstsMixed}},
 		Progress: func(mode string, _ float64, _ int, _ time.Duration, _ bool) { heard = append(heard, mode) }})
