@@ -232,15 +232,16 @@ const SetupSettle = 100 * time.Millisecond
 
 // ControlSettle is the quiet time a settling [Fixture] keeps after a
 // control before its next burst. A control is a setup in small: every user
-// logs in and reads, one request after another. Measured on this 2-core
-// machine, replaying the two-step lastlogin plan 150 times against a new
-// server, four rounds side by side: with the usual 1 ms after a control,
-// 236 of 600 executions leaked; after 5 ms, 288; after 10 or 20 ms, 338 and
-// 335; and a second run gave 354 of 900 at 1 ms against 452 at 20 ms. The
-// executions that follow a leak are the ones a control precedes, so without
-// the wait a replay's rate came out about a fifth low, below the rate of
-// a binary without controls (375 of 900 in that run).
-const ControlSettle = 20 * time.Millisecond
+// logs in and reads, one request after another, and the burst right after
+// it races less, as the first bursts after a setup do. Measured on this
+// 2-core machine, replaying the two-step lastlogin plan against a new server
+// for every 150 executions, four rounds side by side: with only the usual
+// 1 ms after a control, 236 of 600 executions leaked; after 5 ms, 288; after
+// 10 ms, 338; after 20 ms, 335. The executions that follow a leak are the
+// ones a control precedes, so without the wait a replay's rate came out
+// about a fifth low. 10 ms is the shortest that gave the full rate; a
+// shrink pays it once per leaking execution.
+const ControlSettle = 10 * time.Millisecond
 
 // pace waits until the next burst fits [FixtureOptions.Rate]. It reports
 // false if ctx ended first, or if the time to wait for runs past the

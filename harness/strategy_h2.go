@@ -2,11 +2,27 @@ package harness
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
 	"github.com/crosstalk/crosstalk/harness/internal/wire"
 )
+
+// SpeaksH2 reports whether the target at base answers HTTP/2 the way
+// SyncH2 needs it: ALPN "h2" over TLS, or prior knowledge (h2c) over
+// cleartext, with a PING answered within timeout. A target that speaks only
+// HTTP/1.1 answers the preface with an error and is reported false.
+func SpeaksH2(base string, insecure bool, timeout time.Duration) bool {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	d := wire.NewDialer(u, timeout, 0, insecure)
+	defer d.Close()
+	_, err = d.H2(timeout)
+	return err == nil
+}
 
 // fireH2 is the single-packet attack. Before the release it opens every
 // stream that has a body (HEADERS and all but the body's last byte), since

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,6 +59,11 @@ Examples:
   crosstalk canary -bench                      # time to detect, simulated rollout on loopback
   crosstalk canary -bench -false-alarm 10m     # ... and 10 minutes against two correct builds
   crosstalk canary -bench -shares 0.25 -bursts same,mixed   # two ways of drawing bursts, side by side
+  crosstalk canary -bench -shares 0.25 -burst 4,8 -builds process,inline   # burst sizes; where builds run
+
+With -bench, every trial's builds run in a process of their own (-builds
+process), as a real rollout's pods do: a build inside the canary's process
+shares its scheduler with the canary and races less.
 
 Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
 `
@@ -90,7 +94,7 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&trace, "trace", false, "add every exchange to the result stream")
 	fs.BoolVar(&once, "once", false, "one bounded check of -for, then exit with the verdict's code")
 	fs.DurationVar(&forD, "for", time.Minute, "with -once: how long the check probes")
-	fs.StringVar(&syncName, "sync", harness.SyncLastByte, "how bursts are released: "+strings.Join(harness.Strategies(), ", "))
+	fs.StringVar(&syncName, "sync", "", "how bursts are released: "+strings.Join(harness.Strategies(), ", ")+" (default: h2 where an instance speaks HTTP/2, else lastbyte); with -bench, a comma-separated list, in which default names the default")
 	fs.StringVar(&bursts, "bursts", canary.DefaultBursts, "how a burst's requests are drawn: mixed (each user its own weighted read) or same (every user the same read, the reads taking turns by weight); with -bench, a comma-separated list to measure side by side")
 	fs.BoolVar(&insecure, "insecure", false, "skip TLS certificate checks (self-signed staging targets)")
 	var bf benchDetectFlags
@@ -101,15 +105,17 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 	fs.DurationVar(&bf.falseAlarm, "false-alarm", 0, "with -bench: also probe two correct builds this long and count false alarms (e.g. 10m)")
 	builds := canary.BuildsProcess
 	fs.StringVar(&builds, "builds", builds, "with -bench: where the simulated builds run: process (a process of their own, as a real rollout's pods) or inline (the canary's own process); a comma-separated list to measure side by side")
-	var child string
-	fs.StringVar(&child, "rollout-child", "", "internal to -bench: serve one trial's simulated rollout of this JSON shape, controlled over standard input and output")
+	fs.StringVar(&bf.modes, "modes", "instance,balancer", "with -bench: the ways of probing to measure: instance (each instance directly), balancer (through the balancer)")
+	fs.BoolVar(&bf.yield, "yield", true, "with -bench: run the canary at the idle CPU priority, so that the builds get the cores first, as on machines of their own")
+	var child bool
+	fs.BoolVar(&child, "rollout-child", false, "internal to -bench: serve the simulated rollouts of its trials, controlled over standard input and output")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if child != "" {
-		return serveRolloutChild(e, child)
+	if child {
+		return serveRolloutChild(e)
 	}
 	if bf.on {
 		r, err := parseRate(rate)
@@ -313,6 +319,8 @@ type benchDetectFlags struct {
 	shares     string
 	cap        time.Duration
 	falseAlarm time.Duration
+	yield      bool
+	modes      string
 }
 
 // runDetectBench measures the time from a leaking build taking traffic to
@@ -333,23 +341,39 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
+	var modes []string
+	for _, m := range strings.Split(bf.modes, ",") {
+		switch strings.TrimSpace(m) {
+		case "instance":
+			modes = append(modes, canary.ModeInstance)
+		case "balancer":
+			modes = append(modes, canary.ModeBalancer)
+		default:
+			return usageErr(e, "-modes: %q: want instance or balancer", m)
+		}
+	}
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: the simulated rollout runs this program again: %v\n", err)
 		return 1
 	}
+	// The builds' process starts before the canary lowers its priority,
+	// which a child would inherit.
+	child, err := canary.StartRolloutProcess(exec.Command(self, "canary", "-rollout-child"))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
+		return 1
+	}
+	defer child.Close()
+	priority := applyYield(e, bf.yield)
 	inline := canary.LocalLaunch(benchBuild)
-	child := canary.ProcessLaunch(func(sh canary.Shape) *exec.Cmd {
-		b, _ := json.Marshal(sh)
-		return exec.Command(self, "canary", "-rollout-child", string(b))
-	})
 	launch := func(ctx context.Context, sh canary.Shape) (canary.Rollout, error) {
 		if sh.Builds == canary.BuildsInline {
 			return inline(ctx, sh)
 		}
-		return child(ctx, sh)
+		return child.Launch(ctx, sh)
 	}
-	cfg := canary.DetectConfig{Spec: s, Launch: launch, Shares: shares, Trials: bf.trials, Rate: rate, Cap: bf.cap, Requests: reqs,
+	cfg := canary.DetectConfig{Spec: s, Launch: launch, Modes: modes, Shares: shares, Trials: bf.trials, Rate: rate, Cap: bf.cap, Requests: reqs,
 		Variants: bf.variants,
 		Progress: func(mode string, share float64, n int, d time.Duration, capped bool) {
 			mark := ""
@@ -372,10 +396,10 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 	if len(bf.variants) == 1 {
 		setting = "; " + bf.variants[0].String()
 	}
-	fmt.Fprintf(e.stdout, "Time from T0 (the lastlogin build takes X%% of traffic) to the alarm; %d trials a cell, %g probes/s (%s%s), cap %v; %v in all; load average at the end %s.\n\n",
-		bf.trials, rate, probed, setting, bf.cap, time.Since(start).Round(time.Second), loadAverage())
+	fmt.Fprintf(e.stdout, "Time from T0 (the lastlogin build takes X%% of traffic) to the alarm; %d trials a cell, %g probes/s (%s%s), cap %v, the canary at %s; %v in all; load average at the end %s.\n\n",
+		bf.trials, rate, probed, setting, bf.cap, priority, time.Since(start).Round(time.Second), loadAverage())
 	head, rule := "| share X |", "|---|"
-	for _, mode := range []string{canary.ModeInstance, canary.ModeBalancer} {
+	for _, mode := range modes {
 		for _, v := range bf.variants {
 			col := mode
 			if len(bf.variants) > 1 {
@@ -388,7 +412,7 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 	fmt.Fprintf(e.stdout, "%s\n%s\n", head, rule)
 	for _, sh := range shares {
 		var cells []string
-		for _, mode := range []string{canary.ModeInstance, canary.ModeBalancer} {
+		for _, mode := range modes {
 			for _, v := range bf.variants {
 				for _, r := range rows {
 					if r.Mode == mode && r.Share == sh && r.Variant == v {
@@ -418,8 +442,11 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 func benchVariants(syncs, bursts, builds, sizes string) ([]canary.DetectVariant, error) {
 	var out []canary.DetectVariant
 	for _, sn := range strings.Split(syncs, ",") {
-		if sn = strings.TrimSpace(sn); !slices.Contains(harness.Strategies(), sn) || sn == harness.SyncAuto {
-			return nil, fmt.Errorf("-sync: %q: want one of %s (not auto)", sn, strings.Join(harness.Strategies(), ", "))
+		if sn = strings.TrimSpace(sn); sn == "default" {
+			sn = ""
+		}
+		if sn != "" && (!slices.Contains(harness.Strategies(), sn) || sn == harness.SyncAuto) {
+			return nil, fmt.Errorf("-sync: %q: want default or one of %s (not auto)", sn, strings.Join(harness.Strategies(), ", "))
 		}
 		for _, b := range strings.Split(bursts, ",") {
 			if b = strings.TrimSpace(b); b != canary.BurstsSame && b != canary.BurstsMixed {
@@ -461,12 +488,8 @@ func benchBuild(buggy bool) (http.Handler, func(), error) {
 // serveRolloutChild is the other end of -bench's rollout in a process of its
 // own. Its parent is the bench, so its errors are short lines on stderr, which
 // the parent quotes.
-func serveRolloutChild(e *env, shape string) int {
-	var sh canary.Shape
-	if err := json.Unmarshal([]byte(shape), &sh); err != nil {
-		return usageErr(e, "-rollout-child: %v", err)
-	}
-	if err := canary.ServeRollout(benchBuild, sh, os.Stdin, os.Stdout); err != nil {
+func serveRolloutChild(e *env) int {
+	if err := canary.ServeRollouts(benchBuild, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintf(e.stderr, "crosstalk: rollout: %v\n", err)
 		return 1
 	}

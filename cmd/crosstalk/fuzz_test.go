@@ -99,11 +99,15 @@ func TestFuzzShrinksLastLoginAndReplays(t *testing.T) {
 		assert.Contains(t, r.stdout, "50 runs, idle CPU priority")
 	}
 
+	// With a reset command, the reproduction's command line keeps it.
 	fixed := serve(t, "-bug", "none")
-	r = crosstalk(t, "replay", "-plan", plan, "-n", "20", "-url", fixed, "-yield=false")
+	fstream := filepath.Join(dir, "fixed.jsonl")
+	r = crosstalk(t, "replay", "-plan", plan, "-n", "20", "-url", fixed, "-yield=false", "-reset-cmd", "true", "-stream", fstream)
 	assert.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stdout, "reproduced in 0 of 20 runs")
 	assert.Contains(t, r.stdout, "20 runs, normal CPU priority")
+	frecs := readStream(t, fstream)
+	assert.Contains(t, frecs[len(frecs)-1].Reproduction.Command, ` -n 20 -reset-cmd "true"`)
 }
 
 func TestFuzzFindsNothingOnTheFixedWebmail(t *testing.T) {

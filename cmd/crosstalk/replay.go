@@ -211,7 +211,7 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	}
 	if stream != nil {
 		rep := &harness.Reproduction{Plan: f.Plan, Reproduced: est.Fails, Runs: est.Runs, Low: lo, High: hi, Sync: fx.Sync(),
-			NeedsReset: f.NeedsReset, PlanFile: planPath, Command: replayCommand(planPath, baseURL, n, "")}
+			NeedsReset: f.NeedsReset, PlanFile: planPath, Command: replayCommand(planPath, baseURL, n, rf.command)}
 		if example != nil {
 			rep.Persistence = example.Persistence
 		}

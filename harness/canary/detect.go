@@ -60,6 +60,9 @@ type DetectConfig struct {
 	// Cap ends a trial that has not alarmed; such a trial counts as at least
 	// Cap.
 	Cap time.Duration
+	// Modes are the ways of probing to measure (default: both,
+	// ModeInstance and ModeBalancer).
+	Modes []string
 	// Progress, when set, hears of every trial.
 	Progress func(mode string, share float64, trial int, d time.Duration, capped bool)
 }
@@ -112,7 +115,14 @@ func MeasureDetection(ctx context.Context, cfg DetectConfig) ([]DetectRow, error
 		variants = []DetectVariant{{}}
 	}
 	var rows []DetectRow
-	for _, mode := range []string{ModeInstance, ModeBalancer} {
+	modes := cfg.Modes
+	if len(modes) == 0 {
+		modes = []string{ModeInstance, ModeBalancer}
+	}
+	for _, mode := range modes {
+		if mode != ModeInstance && mode != ModeBalancer {
+			return nil, fmt.Errorf("%w: way of probing %q", ErrConfig, mode)
+		}
 		for _, share := range cfg.Shares {
 			if share <= 0 || share > 1 {
 				return nil, fmt.Errorf("%w: share %g must be in (0, 1]", ErrConfig, share)
@@ -157,7 +167,7 @@ func MeasureDetection(ctx context.Context, cfg DetectConfig) ([]DetectRow, error
 
 // trial measures one T0 → alarm.
 func trial(ctx context.Context, cfg DetectConfig, mode string, share float64, v DetectVariant) (time.Duration, bool, error) {
-	ro, err := cfg.Launch(ctx, Shape{Mode: mode, Share: share, H2: v.Sync == syncH2, Builds: v.Builds})
+	ro, err := cfg.Launch(ctx, Shape{Mode: mode, Share: share, H2: v.Sync == syncH2 || v.Sync == "", Builds: v.Builds})
 	if err != nil {
 		return 0, false, err
 	}
@@ -329,7 +339,7 @@ func newID() string {
 // carried another user's data (none is right) and how many probes ran.
 func FalseAlarms(ctx context.Context, cfg DetectConfig, builds int, d time.Duration) (leaks, probes int, err error) {
 	v := cfg.first()
-	ro, err := cfg.Launch(ctx, Shape{Correct: builds, H2: v.Sync == syncH2, Builds: v.Builds})
+	ro, err := cfg.Launch(ctx, Shape{Correct: builds, H2: v.Sync == syncH2 || v.Sync == "", Builds: v.Builds})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -55,13 +55,25 @@ func openEngine(ctx context.Context, s *spec.Spec, base string, cfg *Config, sin
 	// again before each would multiply the load and trip login rate
 	// limits; an expired session is logged in again when it shows.
 	t, err := harness.NewFixture(ctx, s, harness.FixtureOptions{
-		BaseURL: base, Sync: cfg.Sync, BurstSize: cfg.BurstSize, Insecure: cfg.Insecure,
+		BaseURL: base, Sync: pickSync(base, cfg), BurstSize: cfg.BurstSize, Insecure: cfg.Insecure,
 		Settle: -1, Trace: true, Sessions: spec.SessionsKeep,
 	}, sink)
 	if err != nil {
 		return nil, err
 	}
 	return &engine{t: t}, nil
+}
+
+// pickSync is the instance's strategy: the configured one, or by default
+// h2 where the instance speaks HTTP/2 and lastbyte elsewhere.
+func pickSync(base string, cfg *Config) string {
+	if cfg.Sync != "" {
+		return cfg.Sync
+	}
+	if harness.SpeaksH2(base, cfg.Insecure, 5*time.Second) {
+		return harness.SyncH2
+	}
+	return harness.SyncLastByte
 }
 
 // fire executes one burst of steps and collects its results; records go to
@@ -124,8 +136,9 @@ type (
 
 const (
 	streamVersion = harness.StreamVersion
-	defaultSync   = harness.SyncLastByte
-	syncH2        = harness.SyncH2
+	// defaultSync names the default in messages.
+	defaultSync = "default (h2 where spoken, else lastbyte)"
+	syncH2      = harness.SyncH2
 )
 
 const (

@@ -2,7 +2,6 @@ package canary
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -160,139 +159,174 @@ func startLocal(build Build, shape Shape) (_ *localRollout, err error) {
 	return l, nil
 }
 
-// The protocol between the bench and a rollout in a process of its own, a
-// line at a time: the child writes its instances as a JSON array once it
-// serves them; the parent writes "start" at T0, and the child answers
-// "started" once the leaking build takes its share; the end of the child's
-// standard input (the parent closed it, or died) ends the child.
+// The protocol between the bench and its rollout process, a line at a time.
+// The parent writes a [Shape] as JSON; the child serves that trial's
+// rollout and answers with its instances as a JSON array, or with
+// "error: ..." if it could not. The parent writes "start" at T0, and the
+// child answers "started" once the leaking build takes its share; "close"
+// ends the trial, answered by "closed". The end of the child's standard
+// input (the parent closed it, or died) ends the child. One process serves
+// every trial in turn, each with builds of its own, so that it can be
+// started before the canary lowers its own CPU priority: a child inherits
+// the priority of the thread that starts it.
 const (
 	startLine   = "start"
 	startedLine = "started"
+	closeLine   = "close"
+	closedLine  = "closed"
+	errorPrefix = "error: "
 )
 
-// ServeRollout serves one trial's rollout in this process for a parent that
-// runs the canary (see [ProcessLaunch]): it writes the instances to out,
-// starts the leaking build on "start" from in, and returns when in ends.
-func ServeRollout(build Build, shape Shape, in io.Reader, out io.Writer) error {
-	l, err := startLocal(build, shape)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	b, err := json.Marshal(l.urls)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(out, "%s\n", b); err != nil {
+// ServeRollouts serves trials' rollouts in this process, one at a time, for
+// a parent that runs the canary (see [StartRolloutProcess]), until in ends.
+func ServeRollouts(build Build, in io.Reader, out io.Writer) error {
+	var cur *localRollout
+	defer func() {
+		if cur != nil {
+			_ = cur.Close()
+		}
+	}()
+	reply := func(line string) error {
+		_, err := fmt.Fprintf(out, "%s\n", line)
 		return err
 	}
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
-		switch line := strings.TrimSpace(sc.Text()); line {
-		case startLine:
-			_ = l.Start()
-			if _, err := fmt.Fprintf(out, "%s\n", startedLine); err != nil {
-				return err
+		line := strings.TrimSpace(sc.Text())
+		var err error
+		switch {
+		case line == "":
+		case line == startLine && cur != nil:
+			_ = cur.Start()
+			err = reply(startedLine)
+		case line == closeLine:
+			if cur != nil {
+				_ = cur.Close()
+				cur = nil
 			}
-		case "":
+			err = reply(closedLine)
+		case strings.HasPrefix(line, "{") && cur == nil:
+			var sh Shape
+			if err = json.Unmarshal([]byte(line), &sh); err == nil {
+				cur, err = startLocal(build, sh)
+			}
+			if err != nil {
+				err = reply(errorPrefix + err.Error())
+				break
+			}
+			b, _ := json.Marshal(cur.urls)
+			err = reply(string(b))
 		default:
-			return fmt.Errorf("rollout: unknown command %q", line)
+			err = reply(errorPrefix + fmt.Sprintf("unexpected %q", line))
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return sc.Err()
 }
 
-// ProcessLaunch runs every trial's rollout in a child process that
-// command makes for the shape, speaking [ServeRollout]'s protocol over the
-// child's standard input and output.
-func ProcessLaunch(command func(Shape) *exec.Cmd) Launch {
-	return func(ctx context.Context, shape Shape) (Rollout, error) {
-		cmd := command(shape)
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			return nil, err
-		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return nil, err
-		}
-		var stderr strings.Builder
-		if cmd.Stderr == nil {
-			cmd.Stderr = &limitedWriter{w: &stderr, n: 4 << 10}
-		}
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("rollout: %w", err)
-		}
-		p := &processRollout{cmd: cmd, in: in, started: make(chan struct{}, 1)}
-		got := make(chan error, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			if !sc.Scan() {
-				got <- cmp.Or(sc.Err(), io.ErrUnexpectedEOF)
-				return
-			}
-			got <- json.Unmarshal(sc.Bytes(), &p.urls)
-			// Read on to the end, so that a chatty child never blocks on its
-			// output.
-			for sc.Scan() {
-				if sc.Text() == startedLine {
-					p.started <- struct{}{}
-				}
-			}
-		}()
-		timer := time.NewTimer(30 * time.Second)
-		defer timer.Stop()
-		select {
-		case err = <-got:
-		case <-timer.C:
-			err = errors.New("it did not list its instances within 30s")
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		if err != nil || len(p.urls) == 0 {
-			_ = p.Close()
-			return nil, fmt.Errorf("rollout process %s: %v %s", cmd.Path, orNoInstances(err), strings.TrimSpace(stderr.String()))
-		}
-		return p, nil
-	}
-}
-
-func orNoInstances(err error) error {
-	if err == nil {
-		return errors.New("no instances")
-	}
-	return err
-}
-
-type processRollout struct {
+// RolloutProcess is the parent's end of [ServeRollouts] in a child process.
+type RolloutProcess struct {
 	cmd     *exec.Cmd
 	in      io.WriteCloser
-	urls    []string
-	started chan struct{}
-	once    sync.Once
+	lines   chan string
+	stderr  *limitedWriter
+	mu      sync.Mutex // one trial at a time
+	closing sync.Once
 	err     error
 }
 
-func (p *processRollout) Instances() []string { return p.urls }
-
-// Start returns once the child says the leaking build takes its share.
-func (p *processRollout) Start() error {
-	if _, err := io.WriteString(p.in, startLine+"\n"); err != nil {
-		return err
+// StartRolloutProcess starts cmd, which must serve [ServeRollouts] over its
+// standard input and output.
+func StartRolloutProcess(cmd *exec.Cmd) (*RolloutProcess, error) {
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
 	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	p := &RolloutProcess{cmd: cmd, in: in, lines: make(chan string), stderr: &limitedWriter{n: 4 << 10}}
+	if cmd.Stderr == nil {
+		cmd.Stderr = p.stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("rollout process: %w", err)
+	}
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+	}()
+	return p, nil
+}
+
+// ask sends line and waits for the child's answer.
+func (p *RolloutProcess) ask(ctx context.Context, line string) (string, error) {
+	if _, err := io.WriteString(p.in, line+"\n"); err != nil {
+		return "", p.failed(err)
+	}
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
 	select {
-	case <-p.started:
-		return nil
-	case <-time.After(10 * time.Second):
-		return errors.New("rollout process: no answer to start within 10s")
+	case got, ok := <-p.lines:
+		if !ok {
+			return "", p.failed(io.ErrUnexpectedEOF)
+		}
+		if msg, isErr := strings.CutPrefix(got, errorPrefix); isErr {
+			return "", errors.New("rollout process: " + msg)
+		}
+		return got, nil
+	case <-timer.C:
+		return "", p.failed(errors.New("no answer within 30s"))
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
 }
 
-func (p *processRollout) Close() error {
-	p.once.Do(func() {
+func (p *RolloutProcess) failed(err error) error {
+	msg := strings.TrimSpace(p.stderr.String())
+	if msg != "" {
+		return fmt.Errorf("rollout process: %w: %s", err, msg)
+	}
+	return fmt.Errorf("rollout process: %w", err)
+}
+
+// Launch starts one trial's rollout in the process; trials take turns.
+func (p *RolloutProcess) Launch(ctx context.Context, shape Shape) (Rollout, error) {
+	p.mu.Lock()
+	b, err := json.Marshal(shape)
+	if err != nil {
+		p.mu.Unlock()
+		return nil, err
+	}
+	got, err := p.ask(ctx, string(b))
+	if err != nil {
+		p.mu.Unlock()
+		return nil, err
+	}
+	t := &processTrial{p: p}
+	if err := json.Unmarshal([]byte(got), &t.urls); err != nil || len(t.urls) == 0 {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("rollout process: no instances in %q", got)
+	}
+	return t, nil
+}
+
+// Close ends the child and waits for it.
+func (p *RolloutProcess) Close() error {
+	p.closing.Do(func() {
 		_ = p.in.Close()
 		done := make(chan error, 1)
-		go func() { done <- p.cmd.Wait() }()
+		go func() {
+			for range p.lines {
+			}
+			done <- p.cmd.Wait()
+		}()
 		select {
 		case p.err = <-done:
 		case <-time.After(10 * time.Second):
@@ -303,10 +337,34 @@ func (p *processRollout) Close() error {
 	return p.err
 }
 
+type processTrial struct {
+	p      *RolloutProcess
+	urls   []string
+	closed bool
+}
+
+func (t *processTrial) Instances() []string { return t.urls }
+
+// Start returns once the child says the leaking build takes its share.
+func (t *processTrial) Start() error {
+	_, err := t.p.ask(context.Background(), startLine)
+	return err
+}
+
+func (t *processTrial) Close() error {
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	defer t.p.mu.Unlock()
+	_, err := t.p.ask(context.Background(), closeLine)
+	return err
+}
+
 // limitedWriter keeps the first n bytes, for an error message.
 type limitedWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  strings.Builder
 	n  int
 }
 
@@ -314,8 +372,14 @@ func (l *limitedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if k := min(len(b), l.n); k > 0 {
-		_, _ = l.w.Write(b[:k])
+		l.b.Write(b[:k])
 		l.n -= k
 	}
 	return len(b), nil
+}
+
+func (l *limitedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

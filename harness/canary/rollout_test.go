@@ -2,9 +2,9 @@ package canary
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -33,30 +33,28 @@ func taggedBuild(buggy bool) (http.Handler, func(), error) {
 	}), w.Close, nil
 }
 
-const childShapeEnv = "CROSSTALK_TEST_ROLLOUT_CHILD"
+const childEnv = "CROSSTALK_TEST_ROLLOUT_CHILD"
 
 // TestRolloutChild is not a test: it is the child process of the tests
-// below, serving a rollout over its standard input and output.
+// below, serving rollouts over its standard input and output.
 func TestRolloutChild(t *testing.T) {
-	shape := os.Getenv(childShapeEnv)
-	if shape == "" {
+	if os.Getenv(childEnv) == "" {
 		t.Skip("the child process of TestProcessRollout")
 	}
-	var sh Shape
-	require.NoError(t, json.Unmarshal([]byte(shape), &sh))
-	if err := ServeRollout(taggedBuild, sh, os.Stdin, os.Stdout); err != nil {
+	if err := ServeRollouts(taggedBuild, os.Stdin, os.Stdout); err != nil {
 		os.Stderr.WriteString("child: " + err.Error() + "\n")
 		os.Exit(1)
 	}
 }
 
-func childLaunch() Launch {
-	return ProcessLaunch(func(sh Shape) *exec.Cmd {
-		b, _ := json.Marshal(sh)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestRolloutChild$")
-		cmd.Env = append(os.Environ(), childShapeEnv+"="+string(b))
-		return cmd
-	})
+func startChild(t *testing.T) *RolloutProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRolloutChild$")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	p, err := StartRolloutProcess(cmd)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, p.Close()) })
+	return p
 }
 
 // whichBuild logs user1 in through the instance at base and reports which
@@ -77,14 +75,15 @@ func whichBuild(t *testing.T, base string) string {
 	return r.Header.Get("X-Build")
 }
 
-// A rollout in a process of its own lists its instances, sends the reads of
-// one of them to the leaking build from Start on and of no other, and ends
-// when closed.
+// A rollout, in a process of its own or in this one, lists its instances,
+// sends the reads of one of them to the leaking build from Start on and of
+// no other, and ends when closed; the process then serves the next trial.
 func TestProcessRolloutSwitchesOneInstanceAtStart(t *testing.T) {
+	child := startChild(t)
 	for _, launch := range []struct {
 		name string
 		l    Launch
-	}{{"process", childLaunch()}, {"inline", LocalLaunch(taggedBuild)}} {
+	}{{"process", child.Launch}, {"process, next trial", child.Launch}, {"inline", LocalLaunch(taggedBuild)}} {
 		t.Run(launch.name, func(t *testing.T) {
 			ro, err := launch.l(context.Background(), Shape{Mode: ModeInstance, Share: 0.5})
 			require.NoError(t, err)
@@ -103,9 +102,28 @@ func TestProcessRolloutSwitchesOneInstanceAtStart(t *testing.T) {
 	}
 }
 
-// A child that cannot serve its rollout is an error that quotes it.
+// A rollout the child cannot serve is an error that quotes it, and the
+// child serves the next one.
 func TestProcessRolloutQuotesAChildThatFails(t *testing.T) {
-	_, err := childLaunch()(context.Background(), Shape{Mode: "sideways", Share: 0.5})
+	child := startChild(t)
+	_, err := child.Launch(context.Background(), Shape{Mode: "sideways", Share: 0.5})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `rollout mode "sideways"`)
+	ro, err := child.Launch(context.Background(), Shape{Correct: 2})
+	require.NoError(t, err)
+	assert.Len(t, ro.Instances(), 2)
+	require.NoError(t, ro.Close())
+}
+
+// By default each instance gets h2 where it speaks HTTP/2 and lastbyte
+// where it does not; a configured strategy is kept everywhere.
+func TestDefaultSyncIsChosenPerInstance(t *testing.T) {
+	ro, err := LocalLaunch(taggedBuild)(context.Background(), Shape{Correct: 1, H2: true})
+	require.NoError(t, err)
+	defer ro.Close()
+	h1 := httptest.NewServer(http.NotFoundHandler())
+	defer h1.Close()
+	assert.Equal(t, syncH2, pickSync(ro.Instances()[0], &Config{}))
+	assert.Equal(t, "lastbyte", pickSync(h1.URL, &Config{}))
+	assert.Equal(t, "barrier", pickSync(ro.Instances()[0], &Config{Sync: "barrier"}))
 }
