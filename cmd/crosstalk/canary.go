@@ -61,9 +61,13 @@ Examples:
   crosstalk canary -bench -shares 0.25 -bursts same,mixed   # two ways of drawing bursts, side by side
   crosstalk canary -bench -shares 0.25 -burst 4,8 -builds process,inline   # burst sizes; where builds run
 
-With -bench, every trial's builds run in a process of their own (-builds
-process), as a real rollout's pods do: a build inside the canary's process
-shares its scheduler with the canary and races less.
+Bursts are released with the single-packet attack (h2) where an instance
+speaks HTTP/2, else with lastbyte; -sync names one strategy for all.
+
+With -bench, the builds run in a process of their own (-builds process) and
+the canary at the idle CPU priority (-yield), as a canary in a pod of its own
+on another node takes no CPU from the builds; -builds inline and -yield=false
+measure what sharing it costs.
 
 Exit codes: 0 isolated, 1 leak, 2 usage or config error, 3 inconclusive.
 `
@@ -81,7 +85,7 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&listen, "listen", "127.0.0.1:9464", "address to serve /metrics, /verdict and the Flagger webhooks on (with -once: none unless given)")
 	fs.StringVar(&rate, "rate", "20/s", "probe requests per second over all instances, re-logins included")
 	burstList := ""
-	fs.StringVar(&burstList, "burst", "", "users per burst (default: 4, at most the spec's users); with -bench, a comma-separated list to measure side by side")
+	fs.StringVar(&burstList, "burst", "", "users per burst (default: 4, at most the spec's users; with -bench 8); with -bench, a comma-separated list to measure side by side")
 	fs.IntVar(&inflight, "max-inflight", 0, "hard ceiling on requests in flight over all instances (default: twice -burst)")
 	fs.DurationVar(&maxDuration, "max-duration", time.Hour, "stop by itself after this long")
 	fs.DurationVar(&window, "window", canary.DefaultWindow, "the live verdict vouches for an instance only if it answered cleanly this recently")
@@ -126,7 +130,7 @@ func runCanary(ctx context.Context, e *env, args []string) int {
 			r = 50
 		}
 		if !set["burst"] {
-			burstList = "4"
+			burstList = "8"
 		}
 		var reqs []string
 		if requests != "" {
