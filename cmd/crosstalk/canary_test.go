@@ -98,3 +98,18 @@ func TestParseRate(t *testing.T) {
 		assert.Error(t, err, in)
 	}
 }
+
+// The time-to-detect bench runs end to end: its builds in a process of its
+// own (this binary again, -rollout-child), one trial per cell, a table out.
+// The figure is not checked; the bench is there to measure it.
+func TestCanaryBenchRunsItsRolloutInAProcessOfItsOwn(t *testing.T) {
+	r := crosstalk(t, "canary", "-bench", "-shares", "1", "-trials", "1", "-cap", "20s", "-modes", "instance", "-rate", "100/s")
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "builds process")
+	assert.Regexp(t, `\| 100% \| [^|]+ \|`, r.stdout)
+	assert.Contains(t, r.stderr, "per instance, 100%: trial 1:")
+
+	r = crosstalk(t, "canary", "-bench", "-modes", "sideways")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, `-modes: "sideways"`)
+}

@@ -41,7 +41,7 @@ type Build func(buggy bool) (h http.Handler, stop func(), err error)
 // DetectConfig shapes a time-to-detect measurement.
 type DetectConfig struct {
 	Spec *spec.Spec
-	// Launch starts each trial's rollout ([LocalLaunch], [ProcessLaunch]).
+	// Launch starts each trial's rollout ([LocalLaunch], [RolloutProcess.Launch]).
 	Launch Launch
 	// Shares are the fractions of traffic the leaking build gets (e.g. 0.05,
 	// 0.25, 1).
