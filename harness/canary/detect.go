@@ -34,6 +34,8 @@ import (
 //     them switches its reads from its correct build to its leaking build.
 //     Rotating bursts over the instances, the canary sends the leaking one
 //     the same share X of its bursts.
+//
+// rollout.go serves the fronts and builds, here or in a process of their own.
 
 // Build makes one build of the target: buggy or correct. stop frees it.
 type Build func(buggy bool) (h http.Handler, stop func(), err error)

@@ -2,6 +2,7 @@ package canary
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -67,6 +68,41 @@ func FuzzBackendAddr(f *testing.F) {
 		}
 		if b := backendAddr(a); b != a {
 			t.Fatalf("%q reads back as %q", a, b)
+		}
+	})
+}
+
+// The rollout process reads its parent's lines: any input gets answers of
+// the protocol's kinds, one per non-empty line, and never a panic.
+func FuzzServeRollouts(f *testing.F) {
+	f.Add("{\"Mode\":\"per instance\",\"Share\":0.5}\nstart\nclose\n")
+	f.Add("{\"Correct\":2,\"H2\":true}\nclose\n{\"Mode\":\"through the balancer\",\"Share\":1}\nstart\n")
+	f.Add("{\"Share\":0.0001,\"Mode\":\"per instance\"}\n{\"Correct\":1000000}\n")
+	f.Add("start\n{\nclose\n\n{\"Mode\":\"sideways\",\"Share\":0.5}\n")
+	build := func(bool) (http.Handler, func(), error) { return http.NotFoundHandler(), func() {}, nil }
+	f.Fuzz(func(t *testing.T, in string) {
+		var out strings.Builder
+		if err := ServeRollouts(build, strings.NewReader(in), &out); err != nil {
+			// A line too long for the scanner is the only way to fail.
+			return
+		}
+		asked := 0
+		for _, l := range strings.Split(in, "\n") {
+			if strings.TrimSpace(l) != "" {
+				asked++
+			}
+		}
+		answers := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if out.Len() == 0 {
+			answers = nil
+		}
+		if len(answers) != asked {
+			t.Fatalf("%d answers to %d lines: %q", len(answers), asked, out.String())
+		}
+		for _, a := range answers {
+			if a != startedLine && a != closedLine && !strings.HasPrefix(a, errorPrefix) && !strings.HasPrefix(a, "[") {
+				t.Fatalf("answer %q is none of the protocol's", a)
+			}
 		}
 	})
 }

@@ -82,6 +82,10 @@ func (l *localRollout) Close() error {
 	return nil
 }
 
+// maxRolloutInstances bounds one trial's instances: each is a server and a
+// fixture with its own logins.
+const maxRolloutInstances = 100
+
 func startLocal(build Build, shape Shape) (_ *localRollout, err error) {
 	l := &localRollout{}
 	defer func() {
@@ -109,6 +113,8 @@ func startLocal(build Build, shape Shape) (_ *localRollout, err error) {
 	}
 	var fronts []http.Handler
 	switch {
+	case shape.Correct > maxRolloutInstances || (shape.Share > 0 && math.Round(1/shape.Share) > maxRolloutInstances):
+		return nil, fmt.Errorf("%w: a simulated rollout has at most %d instances (a share of at least 1/%d)", ErrConfig, maxRolloutInstances, maxRolloutInstances)
 	case shape.Correct > 0:
 		for range shape.Correct {
 			h, err := make1(false)

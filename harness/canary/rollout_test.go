@@ -127,3 +127,12 @@ func TestDefaultSyncIsChosenPerInstance(t *testing.T) {
 	assert.Equal(t, "lastbyte", pickSync(h1.URL, &Config{}))
 	assert.Equal(t, "barrier", pickSync(ro.Instances()[0], &Config{Sync: "barrier"}))
 }
+
+// A share too small for a trial to serve is refused before anything starts.
+func TestRolloutRefusesTooManyInstances(t *testing.T) {
+	for _, sh := range []Shape{{Mode: ModeInstance, Share: 0.001}, {Correct: 1000}} {
+		_, err := LocalLaunch(taggedBuild)(context.Background(), sh)
+		require.ErrorIs(t, err, ErrConfig, "%+v", sh)
+		assert.Contains(t, err.Error(), "at most 100 instances")
+	}
+}
