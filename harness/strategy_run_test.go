@@ -91,3 +91,11 @@ func TestUnknownSyncIsAnOptionsError(t *testing.T) {
 	require.ErrorIs(t, err, harness.ErrOptions)
 	assert.Contains(t, err.Error(), "auto")
 }
+
+// SpeaksH2 tells an h2c server from one that speaks only HTTP/1.1; the
+// canary's default strategy rests on it.
+func TestSpeaksH2(t *testing.T) {
+	assert.True(t, harness.SpeaksH2(serveWebmailH2C(t, webmail.BugNone, 0, false), false, 5*time.Second), "h2c")
+	assert.False(t, harness.SpeaksH2(serveWebmail(t, webmail.BugNone, 0), false, 5*time.Second), "HTTP/1.1 only")
+	assert.False(t, harness.SpeaksH2("ftp://127.0.0.1:1", false, time.Second), "not HTTP at all")
+}

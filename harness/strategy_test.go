@@ -253,23 +253,6 @@ func TestH2AgainstAnHTTP1OnlyTargetFailsCleanly(t *testing.T) {
 	}
 }
 
-// SpeaksH2 tells an h2c server from one that speaks only HTTP/1.1; the
-// canary's default strategy rests on it.
-func TestSpeaksH2(t *testing.T) {
-	h1 := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	t.Cleanup(h1.Close)
-	h2c := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	h2c.Config.Protocols = &p
-	h2c.Start()
-	t.Cleanup(h2c.Close)
-	assert.True(t, SpeaksH2(h2c.URL, false, 5*time.Second), "h2c")
-	assert.False(t, SpeaksH2(h1.URL, false, 5*time.Second), "HTTP/1.1 only")
-	assert.False(t, SpeaksH2("ftp://127.0.0.1:1", false, time.Second), "not HTTP at all")
-}
-
 func TestPickStrategy(t *testing.T) {
 	us := time.Microsecond
 	cases := []struct {
