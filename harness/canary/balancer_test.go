@@ -1,7 +1,6 @@
 package canary
 
 import (
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"regexp"
@@ -78,14 +77,8 @@ func TestLeakThroughABalancerIsAttributedToItsBackend(t *testing.T) {
 	require.NoError(t, err)
 	srv := httptest.NewServer(cn.Handler())
 	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan *harness.Outcome, 1)
-	go func() {
-		out, err := cn.Run(ctx)
-		assert.NoError(t, err)
-		done <- out
-	}()
+	stop := start(t, cn)
+	defer stop()
 	served := func(v Verdict, b string) BackendCount {
 		for _, c := range v.Instances[0].Backends {
 			if c.Backend == b {
@@ -99,8 +92,7 @@ func TestLeakThroughABalancerIsAttributedToItsBackend(t *testing.T) {
 		return v.Leaks > 1 && served(v, good).Responses >= 20
 	})
 	m := get(t, srv.URL+"/metrics")
-	cancel()
-	out := <-done
+	out := stop()
 	v := cn.Verdict()
 	t.Logf("backends: %+v", v.Instances[0].Backends)
 	require.Len(t, v.Instances, 1)

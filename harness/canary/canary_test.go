@@ -137,6 +137,28 @@ func urls(bs ...*build) []string {
 
 func host(b *build) string { return strings.TrimPrefix(b.ts.URL, "http://") }
 
+// start runs cn in the background; stop ends it and returns its outcome,
+// the same one however often it is called. A stream error fails the test.
+func start(t *testing.T, cn *Canary) (stop func() *harness.Outcome) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *harness.Outcome, 1)
+	go func() {
+		out, err := cn.Run(ctx)
+		assert.NoError(t, err)
+		done <- out
+	}()
+	var once sync.Once
+	var out *harness.Outcome
+	return func() *harness.Outcome {
+		once.Do(func() {
+			cancel()
+			out = <-done
+		})
+		return out
+	}
+}
+
 // waitFor polls cond until it holds or the deadline passes; the canary runs
 // on its own goroutines, and its state is all a test can watch.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
@@ -159,22 +181,15 @@ func TestLeakIsAttributedToTheLeakingInstanceAlone(t *testing.T) {
 		Requests: []string{"profile"}, MinProbes: 40, Sink: st.sink,
 		OnLeak: func(_ context.Context, l Leak) { got = l; leaks.Add(1) }})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan *harness.Outcome, 1)
-	go func() {
-		out, err := cn.Run(ctx)
-		assert.NoError(t, err)
-		done <- out
-	}()
+	stop := start(t, cn)
+	defer stop()
 	// Until the leak is seen and every clean instance has earned its verdict.
 	waitFor(t, 15*time.Second, "no leak on the lastlogin build, or too few probes on the others", func() bool {
 		v := cn.Verdict()
 		// Two leaks at least, so that "once" is put to the test.
 		return v.Leaks > 1 && v.Instances[0].Probes >= 40 && v.Instances[2].Probes >= 40
 	})
-	cancel()
-	out := <-done
+	out := stop()
 	v := cn.Verdict()
 	require.Len(t, v.Instances, 3)
 	assert.Equal(t, harness.Leak, v.Verdict)
@@ -294,14 +309,8 @@ func TestAnswersOfNobodysDataAreInconclusive(t *testing.T) {
 			require.NoError(t, err)
 			srv := httptest.NewServer(cn.Handler())
 			defer srv.Close()
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan *harness.Outcome, 1)
-			go func() {
-				out, err := cn.Run(ctx)
-				assert.NoError(t, err)
-				done <- out
-			}()
+			stop := start(t, cn)
+			defer stop()
 			// Enough good probes first that the whole run's coverage stays
 			// above the minimum: the end must still not be vouched for.
 			waitFor(t, 10*time.Second, "never isolated while the pages carried their users' data", func() bool {
@@ -326,8 +335,7 @@ func TestAnswersOfNobodysDataAreInconclusive(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			t.Logf("live: %s", cn.Verdict().Reason)
-			cancel()
-			out := <-done
+			out := stop()
 			t.Logf("final: %s", out.Reason)
 			assert.Equal(t, harness.Inconclusive, out.Verdict, out.Reason)
 			assert.Contains(t, out.Reason, "coverage")
