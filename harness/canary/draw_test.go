@@ -2,7 +2,6 @@ package canary
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -39,19 +38,8 @@ func TestSameBurstsTakeTurnsByWeight(t *testing.T) {
 func TestMeasureDetectionRows(t *testing.T) {
 	s, err := spec.Parse("webmail.yaml", webmail.SpecYAML)
 	require.NoError(t, err)
-	build := func(buggy bool) (http.Handler, func(), error) {
-		bug := webmail.BugNone
-		if buggy {
-			bug = webmail.BugLastLogin
-		}
-		w, err := webmail.New(webmail.Options{Bug: bug, Work: webmail.DefaultWork, Seed: 1})
-		if err != nil {
-			return nil, nil, err
-		}
-		return w, w.Close, nil
-	}
 	var heard []string
-	rows, err := MeasureDetection(context.Background(), DetectConfig{Spec: s, Launch: LocalLaunch(build), Shares: []float64{1}, Trials: 2,
+	rows, err := MeasureDetection(context.Background(), DetectConfig{Spec: s, Launch: LocalLaunch(taggedBuild), Shares: []float64{1}, Trials: 2,
 		Rate: 200, BurstSize: 4, Cap: 5 * time.Second,
 		Variants: []DetectVariant{{Sync: "barrier", Bursts: BurstsSame}, {Sync: "lastbyte", Bursts: BurstsMixed}},
 		Progress: func(mode string, _ float64, _ int, _ time.Duration, _ bool) { heard = append(heard, mode) }})

@@ -16,16 +16,17 @@ import (
 	"github.com/crosstalk/crosstalk/targets/webmail"
 )
 
-// taggedBuild is a webmail build that says in a header which build it is,
-// so that a test can see where the front sent a read.
+// taggedBuild is one build of the simulated rollout, the webmail with the
+// 2008 defect or without, and says in a header which it is, so that a test
+// can see where the front sent a read.
 func taggedBuild(buggy bool) (http.Handler, func(), error) {
-	w, err := webmail.New(webmail.Options{Seed: 1})
+	bug, tag := webmail.BugNone, "correct"
+	if buggy {
+		bug, tag = webmail.BugLastLogin, "leaking"
+	}
+	w, err := webmail.New(webmail.Options{Bug: bug, Work: webmail.DefaultWork, Seed: 1})
 	if err != nil {
 		return nil, nil, err
-	}
-	tag := "correct"
-	if buggy {
-		tag = "leaking"
 	}
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("X-Build", tag)
