@@ -71,13 +71,17 @@ func (f *Fixture) control(ctx context.Context, after int) *Control {
 			// With kept sessions, one that no longer shows its user's own
 			// data (a plan logged it out, or the target dropped it) says
 			// nothing of the target's state; a fresh login does.
-			ss, err := f.controlLogin(ctx, u)
+			ss, err := f.sessions[u].freshLogin(ctx)
+			if ss != nil {
+				// Kept even when its login failed, so that its connection
+				// is closed with the rest.
+				sessions[u] = ss
+			}
 			switch {
 			case err != nil && !f.keep:
 				// A user who cannot log in is a user the control cannot see.
 				r = Control{Requests: 1, Errors: 1, Lost: 1}
 			case err == nil:
-				sessions[u] = ss
 				r = f.controlReads(ctx, u, ss, after, sessions)
 			}
 		}
@@ -91,15 +95,6 @@ func (f *Fixture) control(ctx context.Context, after int) *Control {
 		}
 	}
 	return c
-}
-
-// controlLogin logs user in afresh, with a new session.
-func (f *Fixture) controlLogin(ctx context.Context, user string) (*session, error) {
-	ss, err := f.sessions[user].fresh()
-	if err != nil {
-		return nil, err
-	}
-	return ss, ss.login(ctx)
 }
 
 // controlReads sends each of user's reads once through ss and counts what

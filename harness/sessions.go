@@ -289,6 +289,17 @@ func (ss *session) release(c *wire.Conn) {
 	ss.mu.Unlock()
 }
 
+// freshLogin makes a new session for ss's user and logs it in. The
+// session comes back even when the login failed, since that login may have
+// left a connection open, which the caller's closeAll must close.
+func (ss *session) freshLogin(ctx context.Context) (*session, error) {
+	n, err := ss.fresh()
+	if err != nil {
+		return nil, err
+	}
+	return n, n.login(ctx)
+}
+
 func (ss *session) closeAll() {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()

@@ -113,11 +113,10 @@ func (f *Fixture) freshSessions(ctx context.Context, p Plan) (map[string]*sessio
 				if _, done := out[u]; done || !ok {
 					continue
 				}
-				ss, err := base.fresh()
-				if err == nil {
-					err = ss.login(ctx)
+				ss, err := base.freshLogin(ctx)
+				if ss != nil {
+					out[u] = ss
 				}
-				out[u] = ss
 				if err != nil {
 					problems = append(problems, err.Error())
 				}
