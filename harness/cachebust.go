@@ -48,6 +48,12 @@ func (f *Fixture) bust(q *spec.Request, n int) *spec.Request {
 	return &c
 }
 
+// ownedAtBaseline reports whether user's request req to path carried the
+// user's own data in the baseline.
+func (f *Fixture) ownedAtBaseline(req, user, path string) bool {
+	return f.ownAtBaseline[req][f.baselineKey(user, path)]
+}
+
 // baselineKey names a user's request to one path, for comparing a burst's
 // response with the baseline's: the same request name with another
 // extracted id (a message without an attachment) is another page, not a

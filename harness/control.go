@@ -118,7 +118,7 @@ func (f *Fixture) controlReads(ctx context.Context, user string, ss *session, af
 		if err != nil || statusIsError(resp.Status) {
 			c.Errors++
 		}
-		had := f.ownAtBaseline[q.Name][f.baselineKey(user, ex.Path)]
+		had := f.ownedAtBaseline(q.Name, user, ex.Path)
 		if resp.Header == nil || f.oracle == nil {
 			if had {
 				c.Lost++

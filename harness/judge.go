@@ -38,10 +38,7 @@ func (e *execution) judge(ctx context.Context, shots []*shot) error {
 		// The header is the target's to fill: it goes through the same
 		// redaction as a path before it reaches the stream.
 		if b := backendOf(sh.resp, e.f.spec.BackendHeader); b != "" {
-			if e.f.oracle != nil {
-				b = e.f.oracle.Redact(b)
-			}
-			sh.ex.Backend = redactIssued(e.sessions, b)
+			sh.ex.Backend = e.redact(b)
 		}
 		cut := cutBody(sh)
 		// A body cut at max_body is the tool's limit, not the target's
@@ -70,7 +67,7 @@ func (e *execution) judge(ctx context.Context, shots []*shot) error {
 			found := false
 			for _, m := range bestPerOwner(matches) {
 				f := &Finding{Viewer: sh.step.User, Owner: m.Owner, Data: sh.req.Data, Request: sh.req.Name,
-					Method: sh.ex.Method, Path: redactIssued(e.sessions, e.f.oracle.Redact(sh.ex.Path)), Burst: sh.ex.Burst, Step: sh.ex.Step,
+					Method: sh.ex.Method, Path: e.redact(sh.ex.Path), Burst: sh.ex.Burst, Step: sh.ex.Step,
 					Conn: sh.ex.Conn, Backend: sh.ex.Backend, Match: m, Sent: sh.ex.Sent, Done: sh.ex.Done}
 				f.Excerpt = redactIssued(e.sessions, f.Excerpt)
 				if learned := learnedOf(matches, m.Owner); learned != nil {
@@ -88,7 +85,7 @@ func (e *execution) judge(ctx context.Context, shots []*shot) error {
 				}
 			}
 			if sh.ex.Burst > 0 && isRead(sh.req) && !sh.canceled {
-				e.cov.add(sh.req.Name, cut, own || found, e.f.ownAtBaseline[sh.req.Name][e.f.baselineKey(sh.step.User, sh.ex.Path)])
+				e.cov.add(sh.req.Name, cut, own || found, e.f.ownedAtBaseline(sh.req.Name, sh.step.User, sh.ex.Path))
 			}
 		}
 		if sh.req.Action == spec.ActionWrite && sh.err == nil {
@@ -110,10 +107,7 @@ func (e *execution) judge(ctx context.Context, shots []*shot) error {
 		}
 		if e.f.opts.Trace {
 			ex := sh.ex
-			if e.f.oracle != nil {
-				ex.Path = e.f.oracle.Redact(ex.Path)
-			}
-			ex.Path = redactIssued(e.sessions, ex.Path)
+			ex.Path = e.redact(ex.Path)
 			if err := e.emit(Record{Type: RecordExchange, Exchange: &ex}); err != nil {
 				return err
 			}
@@ -172,4 +166,14 @@ func bestPerOwner(ms []oracle.Match) []oracle.Match {
 		}
 	}
 	return out
+}
+
+// redact keeps the oracle's markers and this execution's issued secrets out
+// of text the target filled in (a path, a backend header) before it reaches
+// the stream.
+func (e *execution) redact(s string) string {
+	if e.f.oracle != nil {
+		s = e.f.oracle.Redact(s)
+	}
+	return redactIssued(e.sessions, s)
 }

@@ -75,12 +75,11 @@ type Reproduction struct {
 func (r *Reproduction) Steps() (steps, bursts, users int) {
 	seen := map[string]bool{}
 	for _, b := range r.Plan.Bursts {
-		steps += len(b.Steps)
 		for _, st := range b.Steps {
 			seen[st.User] = true
 		}
 	}
-	return steps, len(r.Plan.Bursts), len(seen)
+	return r.Plan.Len(), len(r.Plan.Bursts), len(seen)
 }
 
 // Header opens a stream: what was tested, how and with what.
