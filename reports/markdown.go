@@ -73,8 +73,10 @@ func mdVerdict(b *strings.Builder, s Summary) {
 		if h.Sessions != "" {
 			fmt.Fprintf(b, "| sessions | %s |\n", mdEscape(sessionsPhrase(h.Sessions, h.Reset)))
 		}
-		if o := s.Outcome; o != nil && persistencePhrase(o) != "" {
-			fmt.Fprintf(b, "| leak | %s |\n", mdEscape(persistencePhrase(o)))
+		if o := s.Outcome; o != nil {
+			if p := persistencePhrase(o); p != "" {
+				fmt.Fprintf(b, "| leak | %s |\n", mdEscape(p))
+			}
 		}
 		if o := s.Outcome; o != nil && o.CutShort {
 			b.WriteString("| cut short | the run stopped before its budget was spent |\n")

@@ -356,19 +356,23 @@ func runDetectBench(ctx context.Context, e *env, bf benchDetectFlags, rate float
 			return usageErr(e, "-modes: %q: want instance or balancer", m)
 		}
 	}
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "crosstalk: the simulated rollout runs this program again: %v\n", err)
-		return 1
-	}
 	// The builds' process starts before the canary lowers its priority,
-	// which a child would inherit.
-	child, err := canary.StartRolloutProcess(exec.Command(self, "canary", "-rollout-child"))
-	if err != nil {
-		fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
-		return 1
+	// which a child would inherit, and only if a variant runs its builds
+	// there.
+	var child *canary.RolloutProcess
+	if slices.ContainsFunc(bf.variants, func(v canary.DetectVariant) bool { return v.Builds != canary.BuildsInline }) {
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(e.stderr, "crosstalk: the simulated rollout runs this program again: %v\n", err)
+			return 1
+		}
+		child, err = canary.StartRolloutProcess(exec.Command(self, "canary", "-rollout-child"))
+		if err != nil {
+			fmt.Fprintf(e.stderr, "crosstalk: %v\n", err)
+			return 1
+		}
+		defer child.Close()
 	}
-	defer child.Close()
 	priority := applyYield(e, bf.yield)
 	inline := canary.LocalLaunch(benchBuild)
 	launch := func(ctx context.Context, sh canary.Shape) (canary.Rollout, error) {
@@ -449,7 +453,7 @@ func benchVariants(syncs, bursts, builds, sizes string) ([]canary.DetectVariant,
 		if sn = strings.TrimSpace(sn); sn == "default" {
 			sn = ""
 		}
-		if sn != "" && (!slices.Contains(harness.Strategies(), sn) || sn == harness.SyncAuto) {
+		if sn != "" && !slices.Contains(harness.Strategies(), sn) {
 			return nil, fmt.Errorf("-sync: %q: want default or one of %s (not auto)", sn, strings.Join(harness.Strategies(), ", "))
 		}
 		for _, b := range strings.Split(bursts, ",") {

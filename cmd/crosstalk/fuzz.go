@@ -162,16 +162,8 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 	}
 	specURL := s.BaseURL
 	if givenPlan != nil {
-		// The same checks as replay's: the plan must fit the spec, and its
-		// own base URL never chooses where the credentials go.
-		if err := fuzz.CheckAgainst(givenPlan.Plan, s); err != nil {
-			return usageErr(e, "%s: %v", planPath, err)
-		}
-		if err := givenPlan.CheckTarget(s.BaseURL, baseURL); err != nil {
-			return usageErr(e, "%s: %v", planPath, err)
-		}
-		if rf.sessions == "" && givenPlan.Sessions != "" && s.Sessions != givenPlan.Sessions {
-			rf.sessions = givenPlan.Sessions
+		if err := fitPlan(planPath, givenPlan, s, baseURL, &rf); err != nil {
+			return usageErr(e, "%v", err)
 		}
 		if !given["sync"] && givenPlan.Sync != "" {
 			syncName = givenPlan.Sync
@@ -360,10 +352,7 @@ func runFuzz(ctx context.Context, e *env, args []string) int {
 		lo, hi := res.Measured.Interval95()
 		rep := &harness.Reproduction{Plan: f.Plan, FoundSteps: res.Original.Len(), Reproduced: res.Measured.Fails, Runs: res.Measured.Runs,
 			Low: lo, High: hi, Sync: fx.Sync(), Persistence: res.Persistence, NeedsReset: f.NeedsReset, PlanFile: out, Command: replayCmd}
-		if err := stream.sink(harness.Record{V: harness.StreamVersion, Type: harness.RecordReproduction, Reproduction: rep}); err != nil {
-			fmt.Fprintf(e.stderr, "crosstalk: the result stream: %v\n", err)
-		}
-		extra.writeAll(e, stream.close())
+		stream.finish(rep, extra)
 	}
 	if emit != "" {
 		if err := emitTest(f, emit, specPath, testPkg, testHandler); err != nil {

@@ -100,11 +100,8 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "%v", err)
 	}
-	if err := fuzz.CheckAgainst(f.Plan, s); err != nil {
-		return usageErr(e, "%s: %v", planPath, err)
-	}
-	if err := f.CheckTarget(s.BaseURL, baseURL); err != nil {
-		return usageErr(e, "%s: %v", planPath, err)
+	if err := fitPlan(planPath, f, s, baseURL, &rf); err != nil {
+		return usageErr(e, "%v", err)
 	}
 	if err := pointAt(e, s, baseURL); err != nil {
 		return usageErr(e, "%v", err)
@@ -116,10 +113,6 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 			msg += fmt.Sprintf(" (fuzz reset with %s)", f.Reset)
 		}
 		return usageErr(e, "%s; %s", msg, fuzz.ResetHelp)
-	}
-	if rf.sessions == "" && f.Sessions != "" && s.Sessions != f.Sessions {
-		// Measured with the file's choice; replay the same way.
-		rf.sessions = f.Sessions
 	}
 	if syncName == "" {
 		syncName = f.Sync
@@ -215,11 +208,7 @@ func runReplay(ctx context.Context, e *env, args []string) int {
 		if example != nil {
 			rep.Persistence = example.Persistence
 		}
-		exec.Sink = nil
-		if err := stream.sink(harness.Record{V: harness.StreamVersion, Type: harness.RecordReproduction, Reproduction: rep}); err != nil {
-			fmt.Fprintf(e.stderr, "crosstalk: the result stream: %v\n", err)
-		}
-		extra.writeAll(e, stream.close())
+		stream.finish(rep, extra)
 	}
 	v, reason := harness.Decide(harness.Counts{Findings: findings, Requests: requests, Errors: errs, Bursts: bursts,
 		CutShort: est.Runs < n, Coverage: cov}, s.Limits.MaxErrorRate)
@@ -248,6 +237,23 @@ func replayCommand(plan, url string, n int, resetCmd string) string {
 		cmd += fmt.Sprintf(" -reset-cmd %q", resetCmd)
 	}
 	return cmd
+}
+
+// fitPlan checks a saved plan against the spec it is to run on, for replay
+// and fuzz -plan alike: the plan must fit the spec, and its own base URL
+// never chooses where the credentials go. A plan measured with the file's
+// choice of sessions runs the same way, unless -sessions says otherwise.
+func fitPlan(planPath string, f *fuzz.File, s *spec.Spec, baseURL string, rf *resetFlags) error {
+	if err := fuzz.CheckAgainst(f.Plan, s); err != nil {
+		return fmt.Errorf("%s: %w", planPath, err)
+	}
+	if err := f.CheckTarget(s.BaseURL, baseURL); err != nil {
+		return fmt.Errorf("%s: %w", planPath, err)
+	}
+	if rf.sessions == "" && f.Sessions != "" && s.Sessions != f.Sessions {
+		rf.sessions = f.Sessions
+	}
+	return nil
 }
 
 func fileExists(path string) bool {

@@ -150,31 +150,38 @@ func (r *results) sink(rec harness.Record) error {
 // close ends the stream, saying on stderr where it went or why it is
 // incomplete, and returns the summary of every record.
 func (r *results) close() reports.Summary {
-	if r.stop != nil {
-		r.stop()
-	}
-	if r.sw != nil {
-		if err := r.sw.Close(streamGrace); err != nil {
-			fmt.Fprintf(r.e.stderr, "crosstalk: the result stream is incomplete: %v\n", err)
-		} else if r.path != "-" {
-			fmt.Fprintf(r.e.stderr, "result stream written to %s\n", r.path)
-		}
-	}
-	if r.file != nil {
-		r.file.Close()
+	if err := r.end(); err != nil {
+		fmt.Fprintf(r.e.stderr, "crosstalk: the result stream is incomplete: %v\n", err)
+	} else if r.sw != nil && r.path != "-" {
+		fmt.Fprintf(r.e.stderr, "result stream written to %s\n", r.path)
 	}
 	return r.agg.Summary()
 }
 
+// finish ends the stream of fuzz or replay with the reproduction of its
+// plan, which every report shows, and writes the extra reports.
+func (r *results) finish(rep *harness.Reproduction, extra reportFlags) {
+	if err := r.sink(harness.Record{V: harness.StreamVersion, Type: harness.RecordReproduction, Reproduction: rep}); err != nil {
+		fmt.Fprintf(r.e.stderr, "crosstalk: the result stream: %v\n", err)
+	}
+	extra.writeAll(r.e, r.close())
+}
+
 // abandon closes the stream of a command that never started.
-func (r *results) abandon() {
+func (r *results) abandon() { _ = r.end() }
+
+// end stops watching for Ctrl-C and closes the stream and its file; the
+// error is the stream's.
+func (r *results) end() error {
 	if r.stop != nil {
 		r.stop()
 	}
+	var err error
 	if r.sw != nil {
-		_ = r.sw.Close(streamGrace)
+		err = r.sw.Close(streamGrace)
 	}
 	if r.file != nil {
 		r.file.Close()
 	}
+	return err
 }
