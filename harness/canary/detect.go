@@ -112,10 +112,7 @@ func MeasureDetection(ctx context.Context, cfg DetectConfig) ([]DetectRow, error
 	if cfg.Trials <= 0 || len(cfg.Shares) == 0 || cfg.Launch == nil || cfg.Spec == nil || cfg.Cap <= 0 {
 		return nil, fmt.Errorf("%w: time to detect needs a spec, a launch, shares, trials and a cap", ErrConfig)
 	}
-	variants := cfg.Variants
-	if len(variants) == 0 {
-		variants = []DetectVariant{{}}
-	}
+	variants := cfg.variants()
 	var rows []DetectRow
 	modes := cfg.Modes
 	if len(modes) == 0 {
@@ -169,16 +166,17 @@ func MeasureDetection(ctx context.Context, cfg DetectConfig) ([]DetectRow, error
 
 // trial measures one T0 → alarm.
 func trial(ctx context.Context, cfg DetectConfig, mode string, share float64, v DetectVariant) (time.Duration, bool, error) {
-	ro, err := cfg.Launch(ctx, Shape{Mode: mode, Share: share, H2: v.Sync == syncH2 || v.Sync == "", Builds: v.Builds})
+	ro, err := cfg.Launch(ctx, v.shape(Shape{Mode: mode, Share: share}))
 	if err != nil {
 		return 0, false, err
 	}
 	defer ro.Close()
 	urls := ro.Instances()
 	alarm := make(chan time.Time, 1)
-	c, err := New(Config{Spec: cfg.Spec, Instances: urls, Rate: cfg.Rate, BurstSize: cmp.Or(v.Size, cfg.BurstSize),
-		MaxDuration: time.Hour, MinProbes: 1, Requests: cfg.Requests, Sync: v.Sync, Bursts: v.Bursts,
-		OnLeak: func(context.Context, Leak) { alarm <- time.Now() }})
+	cc := cfg.canary(v, urls)
+	cc.MaxDuration, cc.MinProbes = time.Hour, 1
+	cc.OnLeak = func(context.Context, Leak) { alarm <- time.Now() }
+	c, err := New(cc)
 	if err != nil {
 		return 0, false, err
 	}
@@ -340,14 +338,15 @@ func newID() string {
 // FalseAlarms probes correct builds for d and returns how many responses
 // carried another user's data (none is right) and how many probes ran.
 func FalseAlarms(ctx context.Context, cfg DetectConfig, builds int, d time.Duration) (leaks, probes int, err error) {
-	v := cfg.first()
-	ro, err := cfg.Launch(ctx, Shape{Correct: builds, H2: v.Sync == syncH2 || v.Sync == "", Builds: v.Builds})
+	v := cfg.variants()[0]
+	ro, err := cfg.Launch(ctx, v.shape(Shape{Correct: builds}))
 	if err != nil {
 		return 0, 0, err
 	}
 	defer ro.Close()
-	c, err := New(Config{Spec: cfg.Spec, Instances: ro.Instances(), Rate: cfg.Rate, BurstSize: cmp.Or(v.Size, cfg.BurstSize), MaxDuration: d, Requests: cfg.Requests,
-		Sync: v.Sync, Bursts: v.Bursts})
+	cc := cfg.canary(v, ro.Instances())
+	cc.MaxDuration = d
+	c, err := New(cc)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -358,11 +357,27 @@ func FalseAlarms(ctx context.Context, cfg DetectConfig, builds int, d time.Durat
 	return out.Findings, out.Requests, nil
 }
 
-func (cfg DetectConfig) first() DetectVariant {
+// variants are the settings to measure: the configured ones, or the
+// canary's defaults.
+func (cfg DetectConfig) variants() []DetectVariant {
 	if len(cfg.Variants) == 0 {
-		return DetectVariant{}
+		return []DetectVariant{{}}
 	}
-	return cfg.Variants[0]
+	return cfg.Variants
+}
+
+// canary is the canary of one variant over instances.
+func (cfg DetectConfig) canary(v DetectVariant, instances []string) Config {
+	return Config{Spec: cfg.Spec, Instances: instances, Rate: cfg.Rate, BurstSize: cmp.Or(v.Size, cfg.BurstSize),
+		Requests: cfg.Requests, Sync: v.Sync, Bursts: v.Bursts}
+}
+
+// shape completes sh with what the variant asks of the builds: h2c for h2,
+// which the default picks where the instance speaks it, and where they run.
+func (v DetectVariant) shape(sh Shape) Shape {
+	sh.H2 = v.Sync == syncH2 || v.Sync == ""
+	sh.Builds = v.Builds
+	return sh
 }
 
 // serve serves h on loopback over HTTP/1.1 and, for -sync h2, h2c too. A

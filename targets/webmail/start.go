@@ -105,7 +105,7 @@ func StartResettable(addr string, o Options, token string) (*Resettable, error) 
 	var wrap func(*listening, string)
 	if o.AccessLog != nil {
 		wrap = func(l *listening, addr string) {
-			r.alog = &AccessLog{out: o.AccessLog, instance: cmp.Or(o.Instance, addr)}
+			r.alog = NewAccessLog(nil, o.AccessLog, cmp.Or(o.Instance, addr))
 			l.alog, l.hs.ConnContext = r.alog, ConnContext
 		}
 	}
