@@ -535,12 +535,7 @@ func (a *Analyzer) fileName(i uint16) string { return a.files[i].Name }
 
 // addPair counts one more exposure of a pair and keeps its first line.
 func (a *Analyzer) addPair(m map[uint64]pairVal, k, ref uint64) {
-	pv, ok := m[k]
-	if !ok || refBefore(ref, pv.ref, a.fileName) {
-		pv.ref = ref
-	}
-	pv.count++
-	m[k] = pv
+	addPair(m, k, ref, 1, a.fileName)
 }
 
 func (a *Analyzer) addDirect(k, ref uint64, acc *userAcc, mp *minuteAcc) {

@@ -137,6 +137,7 @@ func Merge(ps []*Partial) (*Partial, error) {
 		Sessions: map[string]*SessionPartial{}, Minutes: map[int64]*minuteAcc{}}
 	files := map[string]*FileStat{}
 	var fileOrder []string
+	fileIDs := map[string]uint16{}
 	// Pairs are merged by global user ids, numbered as first met; the
 	// records get indices into the sorted names at the end.
 	userIDs := map[string]uint32{}
@@ -154,7 +155,8 @@ func Merge(ps []*Partial) (*Partial, error) {
 		if !sameOptions(o, out.Options) {
 			return nil, fmt.Errorf("merge: partial %d was analysed with other options (model, kinds or deploy) than partial 1", i+1)
 		}
-		for _, f := range p.Files {
+		fileIdx := make([]uint16, len(p.Files))
+		for j, f := range p.Files {
 			g := files[f.Name]
 			if g == nil {
 				g = &FileStat{Name: f.Name, Formats: map[Format]int64{}}
@@ -162,8 +164,10 @@ func Merge(ps []*Partial) (*Partial, error) {
 				if len(fileOrder) >= 1<<16-1 {
 					return nil, errors.New("merge: too many input files")
 				}
+				fileIDs[f.Name] = uint16(len(fileOrder))
 				fileOrder = append(fileOrder, f.Name)
 			}
+			fileIdx[j] = fileIDs[f.Name]
 			g.Lines = max(g.Lines, f.Lines)
 			g.Blank = max(g.Blank, f.Blank)
 			g.Bad = max(g.Bad, f.Bad)
@@ -220,24 +224,13 @@ func Merge(ps []*Partial) (*Partial, error) {
 			}
 			ids[j] = id
 		}
-		fileIdx := make([]uint16, len(p.Files))
-		for j, f := range p.Files {
-			fileIdx[j] = uint16(slices.Index(fileOrder, f.Name))
-		}
 		fileName := func(f uint16) string { return fileOrder[f] }
 		for _, l := range []struct {
 			into map[uint64]pairVal
 			recs []pairRec
 		}{{direct, p.Direct}, {bound, p.Bound}} {
 			for _, r := range l.recs {
-				k := pairKeyOf(ids[r.Viewer], ids[r.Owner], r.Kind, r.Ev)
-				ref := packRef(fileIdx[r.File], r.Line)
-				pv, ok := l.into[k]
-				if !ok || refBefore(ref, pv.ref, fileName) {
-					pv.ref = ref
-				}
-				pv.count += r.Count
-				l.into[k] = pv
+				addPair(l.into, pairKeyOf(ids[r.Viewer], ids[r.Owner], r.Kind, r.Ev), packRef(fileIdx[r.File], r.Line), r.Count, fileName)
 			}
 		}
 		for _, h := range p.Hashes {

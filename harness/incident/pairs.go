@@ -61,6 +61,17 @@ func packRef(file uint16, line int64) uint64 { return uint64(file)<<48 | uint64(
 
 func unpackRef(r uint64) (uint16, int64) { return uint16(r >> 48), int64(r & (1<<48 - 1)) }
 
+// addPair counts n more of pair k into m, keeping the earliest evidence
+// ref, as refBefore orders them.
+func addPair(m map[uint64]pairVal, k, ref uint64, n int64, files func(uint16) string) {
+	pv, ok := m[k]
+	if !ok || refBefore(ref, pv.ref, files) {
+		pv.ref = ref
+	}
+	pv.count += n
+	m[k] = pv
+}
+
 // refBefore orders packed refs by file name, then line: files are numbered
 // as they are read, not in the order of their names.
 func refBefore(x, y uint64, files func(uint16) string) bool {
@@ -137,20 +148,13 @@ func kindRanks(kinds []string) []uint8 {
 func recCompare(x, y pairRec, ranks []uint8) int {
 	switch {
 	case x.Viewer != y.Viewer:
-		return cmpU32(x.Viewer, y.Viewer)
+		return cmp.Compare(x.Viewer, y.Viewer)
 	case x.Owner != y.Owner:
-		return cmpU32(x.Owner, y.Owner)
+		return cmp.Compare(x.Owner, y.Owner)
 	case x.Kind != y.Kind:
 		return int(ranks[x.Kind]) - int(ranks[y.Kind])
 	}
 	return int(x.Ev) - int(y.Ev)
-}
-
-func cmpU32(a, b uint32) int {
-	if a < b {
-		return -1
-	}
-	return 1
 }
 
 // recsFromMaps turns an analysis' or a merge's pair maps into sorted

@@ -616,7 +616,7 @@ func (k *kindSet) names(kinds []string) []string {
 // model's pairs do not have; both lists are sorted alike, and remap takes
 // the bound pairs' names to the direct pairs'.
 func outsideModel(direct, bound []pairRec, remap []uint32, ranks []uint8) int {
-	key := func(v, o uint32, kind uint8) uint64 { return uint64(v)<<38 | uint64(o)<<12 | uint64(ranks[kind]) }
+	key := func(v, o uint32, kind uint8) uint64 { return pairKeyOf(v, o, ranks[kind], 0) }
 	n, j := 0, 0
 	for _, d := range direct {
 		k := key(d.Viewer, d.Owner, d.Kind)
